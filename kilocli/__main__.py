@@ -1,0 +1,3 @@
+from kilocli.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Providers: one small module per wire format, plus the shared error taxonomy."""

@@ -1,0 +1,14 @@
+"""The bucket names of ../shared/TAXONOMY.md, in a fixed order used by every array in routing."""
+
+TASKS: tuple[str, ...] = (
+    "edit",
+    "docs",
+    "explain",
+    "generate",
+    "test",
+    "debug",
+    "review",
+    "plan",
+    "ops",
+)
+DIFFICULTIES: tuple[str, ...] = ("easy", "medium", "hard")
