@@ -98,3 +98,10 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_toml(path: Path, data: dict[str, Any], *, mode: int = 0o644, header: str = "") -> None:
+    """Serialise with tomli-w and write atomically; ``header`` (comment lines) goes first."""
+    import tomli_w
+
+    atomic_write(path, (header + tomli_w.dumps(data)).encode("utf-8"), mode=mode)

@@ -1,4 +1,4 @@
-"""The only place that writes to the terminal: one stdout Console for answers, one stderr Console for the rest.
+"""The only place that writes to the terminal: a stdout Console for answers, a stderr one for the rest.
 
 Rich on a terminal; plain text when the stream is not a TTY or NO_COLOR is set.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import cache
 from typing import TextIO
 
 from rich.console import Console
@@ -25,14 +24,24 @@ def _console(stream: TextIO) -> Console:
     )
 
 
-@cache
+_consoles: dict[int, tuple[TextIO, Console]] = {}
+
+
+def _for(stream: TextIO) -> Console:
+    """One Console per stream object, so a swapped sys.stdout (tests, redirection) gets its own."""
+    hit = _consoles.get(id(stream))
+    if hit is None or hit[0] is not stream:
+        hit = (stream, _console(stream))
+        _consoles[id(stream)] = hit
+    return hit[1]
+
+
 def stdout() -> Console:
-    return _console(sys.stdout)
+    return _for(sys.stdout)
 
 
-@cache
 def stderr() -> Console:
-    return _console(sys.stderr)
+    return _for(sys.stderr)
 
 
 def is_plain(console: Console) -> bool:

@@ -1,0 +1,84 @@
+"""Typer sub-apps for the data commands (auth, config, sessions, stats), mounted by kilocli.cli.
+
+Shared here: how the commands format money, times, bars and plain-or-Rich tables, so every
+command's output looks the same and tests can assert it exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from rich import box
+from rich.console import RenderableType
+from rich.table import Table
+
+from kilocli import output
+
+BLOCKS = " ▏▎▍▌▋▊▉█"  # eighths, for bars with sub-character resolution
+
+
+def usd(value: float | None) -> str:
+    """$1.23 from 10 cents up, $0.0042 below, "unpriced" when unknown (never shown as $0)."""
+    if value is None:
+        return "unpriced"
+    sign, amount = ("-" if value < 0 else ""), abs(value)
+    if amount == 0:
+        return "$0.00"
+    if amount >= 0.1:
+        return f"{sign}${amount:,.2f}"
+    if amount >= 0.0001:
+        return f"{sign}${amount:.4f}"
+    return f"{sign}<$0.0001"
+
+
+def usd_with_unpriced(value: float, unpriced_turns: int) -> str:
+    """A known sum, flagged when some turns had no price (never an unknown shown as $0)."""
+    if not unpriced_turns:
+        return usd(value)
+    if value == 0:
+        return "unpriced"
+    return f"{usd(value)}+"
+
+
+def local_time(dt: datetime) -> str:
+    return dt.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def bar(value: float, largest: float, width: int = 20) -> str:
+    """A horizontal bar of ``value / largest`` of ``width`` cells, in eighths of a cell."""
+    if largest <= 0 or value <= 0:
+        return ""
+    eighths = max(1, round(min(value / largest, 1.0) * width * 8))
+    full, rest = divmod(eighths, 8)
+    return "█" * full + (BLOCKS[rest] if rest else "")
+
+
+def table(title: str | None = None) -> Table:
+    """Box-drawn on a terminal; bare aligned columns when piped (easy to grep and cut)."""
+    plain = output.is_plain(output.stdout())
+    return Table(
+        title=title,
+        title_justify="left",
+        title_style="bold" if not plain else "",
+        box=None if plain else box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        header_style="bold" if not plain else "",
+    )
+
+
+def print_table(rendered: RenderableType) -> None:
+    """Print to stdout; when piped, without the padding Rich leaves at the end of each line."""
+    console = output.stdout()
+    if not output.is_plain(console):
+        console.print(rendered)
+        return
+    with console.capture() as captured:
+        console.print(rendered)
+    output.write_answer("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+def emit_json(data: Any) -> None:
+    output.write_answer(json.dumps(data, indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,181 @@
+"""`kilo stats`: what was spent, where, on what kind of work, and what routing saved."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from kilocli.commands import (
+    bar,
+    emit_json,
+    local_time,
+    print_table,
+    table,
+    usd,
+    usd_with_unpriced,
+)
+from kilocli.config import get_paths
+from kilocli.errors import UsageError
+
+if TYPE_CHECKING:
+    from kilocli.store import Stats
+
+app = typer.Typer()
+
+MAX_DAYS_SHOWN = 31
+_RELATIVE = re.compile(r"^(\d+)\s*([hdw])$")
+_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``7d``, ``24h``, ``2w``, ``today``, a local date ``2026-11-01`` or an ISO date-time."""
+    value = text.strip().lower()
+    match = _RELATIVE.match(value)
+    if match:
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    if value == "today":
+        value = now.astimezone().date().isoformat()
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        return datetime(day.year, day.month, day.day).astimezone()  # local midnight
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"--since: expected 7d, 24h, 2w, today or a date like 2026-11-01, got {text!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+def _summary(stats: Stats) -> Text:
+    since = f"since {local_time(stats.since)}" if stats.since else "all time"
+    turns = f"{stats.turns} turn{'s' if stats.turns != 1 else ''}"
+    sessions = f"{stats.sessions} session{'s' if stats.sessions != 1 else ''}"
+    line = f"{since}: {turns} in {sessions} · spent {usd(stats.cost_usd)}"
+    if stats.unpriced_turns:
+        line += f" (+{stats.unpriced_turns} unpriced)"
+    line += f" · {stats.input_tokens:,} tokens in, {stats.output_tokens:,} out"
+    return Text(line, style="bold")
+
+
+def _by_day(stats: Stats) -> RenderableType:
+    days = stats.by_day[-MAX_DAYS_SHOWN:]
+    shown = "" if len(days) == len(stats.by_day) else f" (last {MAX_DAYS_SHOWN} days with turns)"
+    rows = table(f"Spend by day{shown}")
+    for name, justify in (("day", "left"), ("turns", "right"), ("cost", "right"), ("", "left")):
+        rows.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    largest = max(d.cost_usd for d in days)
+    for d in days:
+        cost = usd_with_unpriced(d.cost_usd, d.unpriced_turns)
+        rows.add_row(d.key, str(d.turns), cost, Text(bar(d.cost_usd, largest), style="cyan"))
+    return rows
+
+
+def _by_model(stats: Stats) -> RenderableType:
+    rows = table("Spend by model")
+    columns = (("model", "left"), ("turns", "right"), ("cost", "right"), ("share", "right"))
+    for name, justify in (*columns, ("", "left")):
+        rows.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    largest = max(m.cost_usd for m in stats.by_model)
+    for m in stats.by_model:
+        priced = stats.cost_usd > 0 and not (m.unpriced_turns and m.cost_usd == 0)
+        share = f"{m.cost_usd / stats.cost_usd:.0%}" if priced else "-"
+        rows.add_row(
+            m.key,
+            str(m.turns),
+            usd_with_unpriced(m.cost_usd, m.unpriced_turns),
+            share,
+            Text(bar(m.cost_usd, largest), style="magenta"),
+        )
+    return rows
+
+
+def _by_task(stats: Stats) -> RenderableType:
+    from kilocli.routing.taxonomy import DIFFICULTIES
+
+    rows = table("Turns by task")
+    rows.add_column("task", no_wrap=True)
+    rows.add_column("turns", justify="right")
+    for name in DIFFICULTIES:
+        rows.add_column(name, justify="right")
+    rows.add_column("cost", justify="right", no_wrap=True)
+    rows.add_column("", no_wrap=True)
+    largest = max(t.turns for t in stats.by_task)
+    for t in stats.by_task:
+        rows.add_row(
+            t.task,
+            str(t.turns),
+            *(str(t.difficulties.get(d, 0)) for d in DIFFICULTIES),
+            usd_with_unpriced(t.cost_usd, t.unpriced_turns),
+            Text(bar(t.turns, largest), style="green"),
+        )
+    return rows
+
+
+def _saving(stats: Stats) -> RenderableType:
+    rows = table("Actual vs frontier")
+    for name, justify in (("", "left"), ("cost", "right"), ("", "left")):
+        rows.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    largest = max(stats.compared_cost_usd, stats.frontier_cost_usd)
+    for label, value, style in (
+        ("actual", stats.compared_cost_usd, "green"),
+        ("frontier", stats.frontier_cost_usd, "red"),
+    ):
+        rows.add_row(label, usd(value), Text(bar(value, largest), style=style))
+    n = stats.compared_turns
+    ratio = f"{abs(stats.saving_ratio):.0%} · " if stats.saving_ratio is not None else ""
+    rows.add_row(
+        "saved" if stats.saving_usd >= 0 else "extra",
+        usd(abs(stats.saving_usd)),
+        f"{ratio}over {n} turn{'s' if n != 1 else ''} priced both ways",
+    )
+    return rows
+
+
+def render(stats: Stats) -> RenderableType:
+    parts: list[RenderableType] = [_summary(stats)]
+    if stats.turns:
+        parts += [Text(""), _by_day(stats), Text(""), _by_model(stats)]
+        parts += [Text(""), _by_task(stats), Text("")]
+        if stats.compared_turns:
+            parts.append(_saving(stats))
+        else:
+            parts.append(Text("no turn has both an actual and a frontier cost yet"))
+    return Group(*parts)
+
+
+@app.command("stats")
+def stats_command(
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="7d, 24h, 2w, today, or a date like 2026-11-01."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The figures as JSON.")] = False,
+) -> None:
+    """Spend by day and by model, turns by task, and what routing saved against the frontier tier.
+
+    Examples:
+
+      kilo stats
+
+      kilo stats --since 7d
+
+      kilo stats --since 2026-11-01 --json
+    """
+    from kilocli.store import Store
+
+    start = parse_since(since, datetime.now(timezone.utc)) if since else None
+    with Store(get_paths().database) as store:
+        figures = store.stats(start)
+    if as_json:
+        emit_json(figures.to_json())
+        return
+    print_table(render(figures))
