@@ -1,0 +1,123 @@
+"""What every provider speaks: a request in, a stream of events out.
+
+A provider is a small object with one job (``stream``); the wire formats live in ``openai_compat``
+and ``anthropic``. Events, in order: any number of ``TextDelta``, at most one ``UsageReport``, then
+``Finished``. A non-streaming request yields the same events from one JSON response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "ChatRequest",
+    "Event",
+    "Finished",
+    "Message",
+    "Provider",
+    "ProviderConfig",
+    "TextDelta",
+    "Timeouts",
+    "UsageReport",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: str  # "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    model: str  # the provider's own model id (e.g. "anthropic/claude-sonnet-4.5" on OpenRouter)
+    messages: tuple[Message, ...]
+    system: str | None = None
+    max_tokens: int = 4096
+    stream: bool = True
+    temperature: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    """Real token counts for the whole call, normalised across wire formats.
+
+    ``input_tokens`` is every prompt token, cached ones included (OpenAI's convention; Anthropic's
+    separate cache counts are added back). ``cached_input_tokens`` were read from the prompt
+    cache, ``cache_write_tokens`` were written to it (Anthropic and OpenRouter report them; they
+    cost more than plain input). ``reasoning_tokens`` are part of ``output_tokens``. ``cost_usd``
+    only when the provider itself reports a cost (OpenRouter's ``usage.cost``), else None.
+    """
+
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float | None = None
+    cache_write_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    # normalised: "stop" (natural end), "length" (hit max_tokens), else the provider's own word
+    finish_reason: str | None
+
+
+Event = TextDelta | UsageReport | Finished
+
+
+@runtime_checkable
+class Provider(Protocol):
+    name: str
+    key_env: str | None
+
+    def stream(self, request: ChatRequest) -> Iterator[Event]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds. ``read`` is the longest silence allowed between two chunks of a stream."""
+
+    connect: float = 10.0
+    read: float = 60.0
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """One configured endpoint. It holds the key but never shows it (repr: header names only)."""
+
+    name: str  # "openrouter", "anthropic", "openai", "ollama" or a custom name from config.toml
+    kind: str  # wire format: "openai" | "anthropic"
+    base_url: str  # OpenAI kind: ends in /v1; Anthropic kind: the host root (a trailing /v1 is ok)
+    key_env: str | None  # the variable the key comes from (named in auth errors); None: no key
+    key: str | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # catalogue model id -> this endpoint's model id (custom endpoints; presets use ModelSpec)
+    model_map: Mapping[str, str] = field(default_factory=dict, hash=False)
+    extra_body: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    max_tokens_field: str = "max_tokens"  # api.openai.com wants "max_completion_tokens"
+    zero_price: bool = False  # local models (Ollama): every call costs nothing
+    origin: str = "preset"  # "preset" | "config": where this entry came from
+
+    def __repr__(self) -> str:
+        return (
+            f"ProviderConfig(name={self.name!r}, kind={self.kind!r}, base_url={self.base_url!r}, "
+            f"key_env={self.key_env!r}, key={'<set>' if self.key else None}, "
+            f"headers={sorted(self.headers)!r}, models={len(self.model_map)})"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Strings that must never reach a message: the key and custom header values."""
+        values = [self.key] if self.key else []
+        values.extend(v for v in self.headers.values() if v)
+        return tuple(values)
