@@ -1,4 +1,4 @@
-"""The only place that writes to the terminal: a stdout Console for answers, a stderr one for the rest.
+"""The only place that writes to the terminal: one Console for answers (stdout), one for the rest.
 
 Rich on a terminal; plain text when the stream is not a TTY or NO_COLOR is set.
 """

@@ -1,0 +1,163 @@
+"""`kilo ask`: one routed, streamed answer; the answer on stdout, everything else on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kilocli import output
+from kilocli.engine import Engine, Router, TurnOutcome
+from kilocli.errors import UsageError
+from kilocli.render import summary_line
+from kilocli.routing.cost import count_tokens, format_usd
+from kilocli.stdin import check_prompt_size, decode_text
+
+MAX_FILE_BYTES = 256 * 1024
+
+
+def attach_files(prompt: str, files: Sequence[Path]) -> str:
+    """Append each file as a delimited block, refusing missing, binary or huge files by name."""
+    blocks = [prompt]
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise UsageError(f"--file: no such file: {path}") from None
+        except IsADirectoryError:
+            raise UsageError(f"--file: {path} is a directory") from None
+        except OSError as exc:
+            raise UsageError(f"--file: cannot read {path}: {exc.strerror}") from None
+        if len(data) > MAX_FILE_BYTES:
+            raise UsageError(f"--file: {path} is over {MAX_FILE_BYTES // 1024} KiB")
+        text = decode_text(data, f"--file {path}")
+        blocks.append(f'<file path="{path}">\n{text.rstrip()}\n</file>')
+    return check_prompt_size("\n\n".join(blocks), "prompt")
+
+
+def outcome_line(outcome: TurnOutcome) -> str:
+    d = outcome.decision
+    parts = [
+        outcome.model + (f" via {outcome.provider}" if outcome.provider else ""),
+        f"{d.task}/{d.difficulty}",
+        f"est. {format_usd(d.estimated_cost_usd)} → {format_usd(outcome.cost_usd)}",
+        f"{outcome.input_tokens:,} in / {outcome.output_tokens:,} out",
+        f"{outcome.duration_ms / 1000:.1f}s",
+    ]
+    return " · ".join(parts)
+
+
+class _AnswerSink:
+    """Streams text to stdout: raw when piped or plain; live-rendered Markdown on a terminal."""
+
+    def __init__(self, *, markdown: bool, buffered: bool) -> None:
+        self.markdown = markdown
+        self.buffered = buffered
+        self.parts: list[str] = []
+        self._live: Any = None
+        if markdown and not buffered:
+            from rich.live import Live
+            from rich.markdown import Markdown
+
+            self._markdown_cls = Markdown
+            self._live = Live(
+                Markdown(""),
+                console=output.stdout(),
+                refresh_per_second=8,
+                vertical_overflow="visible",
+            )
+            self._live.start()
+
+    def __call__(self, text: str) -> None:
+        self.parts.append(text)
+        if self._live is not None:
+            self._live.update(self._markdown_cls("".join(self.parts)))
+        elif not self.buffered:
+            output.write_answer(text)
+
+    def close(self) -> None:
+        answer = "".join(self.parts)
+        if self._live is not None:
+            self._live.stop()
+        elif self.buffered and self.markdown:
+            from rich.markdown import Markdown
+
+            output.stdout().print(Markdown(answer))
+        elif self.buffered:
+            output.write_answer(answer)
+        if answer and not answer.endswith("\n") and not self.markdown:
+            output.write_answer("\n")
+
+
+def run_ask(
+    router: Router,
+    *,
+    prompt: str,
+    tier: str,
+    system: str | None,
+    pin: str | None,
+    max_cost_usd: float | None,
+    stream: bool,
+    as_json: bool,
+    transport: Any = None,
+) -> int:
+    from kilocli.store import Store
+
+    system = system if system is not None else router.settings.system_prompt
+    input_tokens = count_tokens(prompt) + (count_tokens(system) if system else 0)
+    decision = router.decide(
+        [prompt], tier=tier, input_tokens=input_tokens, pin=pin, max_cost_usd=max_cost_usd
+    )
+    output.stderr().print(summary_line(decision), markup=False, highlight=False, style="dim")
+    store = Store(router.paths.database)
+    engine = Engine(router.paths, router.settings, store=store, router=router, transport=transport)
+    title = prompt.strip().splitlines()[0][:80]
+    session_id = store.new_session("ask", tier, title)
+    markdown = not as_json and not output.is_plain(output.stdout())
+    sink = _AnswerSink(markdown=markdown, buffered=as_json or not stream)
+    try:
+        outcome = engine.run_turn(
+            session_id,
+            [],
+            prompt,
+            decision,
+            system=system,
+            on_text=sink,
+            on_notice=output.warn,
+            allow_fallback=pin is None,
+            stream=stream,
+        )
+    finally:
+        if not as_json:
+            sink.close()
+    if as_json:
+        obj = {
+            "answer": outcome.answer,
+            "status": outcome.status,
+            "model": outcome.model,
+            "provider": outcome.provider,
+            "decision": decision.to_json(),
+            "usage": {
+                "input_tokens": outcome.input_tokens,
+                "output_tokens": outcome.output_tokens,
+                "cached_input_tokens": outcome.cached_input_tokens,
+                "reasoning_tokens": outcome.reasoning_tokens,
+            },
+            "cost_usd": outcome.cost_usd,
+            "estimated_cost_usd": decision.estimated_cost_usd,
+            "duration_ms": outcome.duration_ms,
+            "session_id": session_id,
+            "error": outcome.error,
+        }
+        output.write_answer(json.dumps(obj, ensure_ascii=False) + "\n")
+    if outcome.status == "ok":
+        output.stderr().print(outcome_line(outcome), markup=False, highlight=False, style="dim")
+    elif outcome.status in ("incomplete", "interrupted"):
+        kept = f"; kept {len(outcome.answer)} characters (kilo sessions show {session_id})"
+        output.error(f"answer {outcome.status}: {outcome.error}{kept if outcome.answer else ''}")
+    else:
+        output.error(outcome.error or "the call failed")
+    sys.stdout.flush()
+    return outcome.exit_code

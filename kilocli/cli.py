@@ -1,0 +1,385 @@
+"""The `kilo` command line: argument parsing and wiring only; logic lives in the modules it uses."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kilocli import output
+from kilocli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, KiloError, UsageError
+
+app = typer.Typer(
+    name="kilo",
+    help="kilocli: a coding assistant that sends each request to the cheapest adequate model.",
+    no_args_is_help=True,
+    add_completion=False,
+    # never print locals: keys live in them
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+TierOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tier", "-t", help="frontier, balanced, free or auto-efficient (default from config)."
+    ),
+]
+PoolOpt = Annotated[
+    Path | None,
+    typer.Option("--pool", help="Use this pool file instead of the tier's.", dir_okay=False),
+]
+
+
+def _context(pool: Path | None = None):
+    from kilocli.config import get_paths
+    from kilocli.engine import Router
+    from kilocli.settings import load_settings
+
+    paths = get_paths()
+    settings = load_settings(paths)
+    if pool is not None and not pool.is_file():
+        raise UsageError(f"--pool: no such file: {pool}")
+    router = Router(paths, settings, on_note=output.note, pool_file=pool)
+    return paths, settings, router
+
+
+def _tier(name: str | None, default: str) -> str:
+    from kilocli.routing.pools import TIER_NAMES
+
+    tier = name or default
+    if tier not in TIER_NAMES:
+        raise UsageError(f"--tier: unknown tier {tier!r}; choose one of {', '.join(TIER_NAMES)}")
+    return tier
+
+
+def _gather_prompt(words: list[str] | None, *, use_stdin: bool, what: str = "prompt") -> str:
+    """The argument is the instruction; piped stdin joins it as a delimited block after it."""
+    from kilocli.stdin import check_prompt_size, read_piped_stdin
+
+    words = list(words or [])
+    stdin_is_prompt = words == ["-"]
+    if stdin_is_prompt:
+        words = []
+    piped = read_piped_stdin(required=True) if stdin_is_prompt else None
+    if piped is None and use_stdin and not stdin_is_prompt:
+        piped = read_piped_stdin()
+    instruction = " ".join(words).strip()
+    if piped is not None and piped.strip():
+        text = f"{instruction}\n\n<stdin>\n{piped.rstrip()}\n</stdin>" if instruction else piped
+    else:
+        text = instruction
+    if not text.strip():
+        raise UsageError(f"empty {what}: pass it as an argument or pipe it on stdin")
+    return check_prompt_size(text, "prompt")
+
+
+# --------------------------------------------------------------------------------------------
+@app.command()
+def route(
+    prompt: Annotated[
+        list[str] | None, typer.Argument(help="The request; '-' reads it from stdin.")
+    ] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", "-e", help="Show why: buckets, candidates, costs.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per decision.")] = False,
+    tier: TierOpt = None,
+    pool: PoolOpt = None,
+    batch: Annotated[
+        Path | None,
+        typer.Option(
+            "--batch",
+            help="JSON lines with a 'prompt' field, or one prompt a line ('-' = stdin).",
+            allow_dash=True,
+        ),
+    ] = None,
+    no_stdin: Annotated[bool, typer.Option("--no-stdin", help="Do not read piped stdin.")] = False,
+) -> None:
+    """Decide where a request would go, without calling any model (no network, no key needed).
+
+    Examples:
+
+      kilo route "rename foo to bar in utils.py"
+
+      kilo route --explain "plan a postgres->sqlite migration"
+
+      kilo route --json --batch prompts.jsonl
+
+      kilo route --json < prompts.txt      (one decision per input line)
+    """
+    _, settings, router = _context(pool)
+    tier_name = _tier(tier, settings.tier)
+    if batch is None and as_json and not prompt and not no_stdin:
+        from kilocli.stdin import read_piped_stdin
+
+        piped = read_piped_stdin()
+        if piped is not None:
+            _route_batch(router, _prompts_from_text(piped, "stdin"), tier_name)
+            return
+    if batch is not None:
+        _route_batch(router, _read_batch(batch), tier_name)
+        return
+    text = _gather_prompt(prompt, use_stdin=not no_stdin)
+    decision = router.decide([text], tier=tier_name)
+    if as_json:
+        output.write_answer(json.dumps(decision.to_json(), ensure_ascii=False) + "\n")
+    elif explain:
+        from kilocli.render import explain as render_explain
+
+        output.stdout().print(render_explain(decision))
+    else:
+        from kilocli.render import summary_line
+
+        output.stdout().print(summary_line(decision), markup=False)
+
+
+def _read_batch(path: Path) -> list[str]:
+    from kilocli.stdin import decode_text
+
+    if str(path) == "-":
+        from kilocli.stdin import read_piped_stdin
+
+        text = read_piped_stdin(required=True) or ""
+        return _prompts_from_text(text, "stdin")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--batch: cannot read {path}: {exc.strerror}") from None
+    return _prompts_from_text(decode_text(data, str(path)), str(path))
+
+
+def _prompts_from_text(text: str, origin: str) -> list[str]:
+    """JSON lines with a 'prompt' field, or plain text with one prompt a line (blanks skipped)."""
+    prompts: list[str] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("{"):
+            try:
+                obj = json.loads(stripped)
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"{origin}:{lineno}: invalid JSON: {exc.msg}") from None
+            value = obj.get("prompt") if isinstance(obj, dict) else None
+            if not isinstance(value, str) or not value.strip():
+                raise UsageError(f"{origin}:{lineno}: JSON line needs a non-empty string 'prompt'")
+            prompts.append(value)
+        else:
+            prompts.append(stripped)
+    if not prompts:
+        raise UsageError(f"{origin}: no prompts found")
+    return prompts
+
+
+def _route_batch(router, prompts: list[str], tier: str) -> None:
+    chunk = 256  # encode in batches; write as we go so a long file streams out
+    for start in range(0, len(prompts), chunk):
+        decisions = router.decide_many(prompts[start : start + chunk], tier=tier)
+        sys.stdout.write(
+            "".join(json.dumps(d.to_json(), ensure_ascii=False) + "\n" for d in decisions)
+        )
+    sys.stdout.flush()
+
+
+# --------------------------------------------------------------------------------------------
+@app.command()
+def ask(
+    prompt: Annotated[
+        list[str] | None, typer.Argument(help="The request; '-' reads it from stdin.")
+    ] = None,
+    file: Annotated[
+        list[Path] | None,
+        typer.Option("--file", "-f", help="Attach a file (repeatable).", dir_okay=False),
+    ] = None,
+    system: Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")] = None,
+    tier: TierOpt = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Pin a model id: no routing.")
+    ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            help="Per-request cap in USD on the estimate: a cheaper adequate model or a refusal.",
+        ),
+    ] = None,
+    no_stream: Annotated[
+        bool, typer.Option("--no-stream", help="Wait for the whole answer.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object: answer, decision, usage, cost.")
+    ] = False,
+    no_stdin: Annotated[bool, typer.Option("--no-stdin", help="Do not read piped stdin.")] = False,
+    pool: PoolOpt = None,
+) -> None:
+    """Ask once: the request is routed, the answer streams to stdout, route and cost to stderr.
+
+    Examples:
+
+      kilo ask "add a docstring to parse()" -f parser.py
+
+      git diff | kilo ask "write a commit message"
+
+      kilo ask --tier frontier --max-cost 0.05 "plan the auth migration"
+    """
+    from kilocli.ask import attach_files, run_ask
+
+    if max_cost is not None and max_cost <= 0:
+        raise UsageError("--max-cost: must be a positive number of USD")
+    _, settings, router = _context(pool)
+    tier_name = _tier(tier, settings.tier)
+    text = attach_files(_gather_prompt(prompt, use_stdin=not no_stdin), file or [])
+    code = run_ask(
+        router,
+        prompt=text,
+        tier=tier_name,
+        system=system,
+        pin=model,
+        max_cost_usd=max_cost,
+        stream=not no_stream,
+        as_json=as_json,
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
+def chat(
+    resume: Annotated[
+        str | None,
+        typer.Option("--resume", "-r", help="Continue a session: an id, a prefix, or 'last'."),
+    ] = None,
+    tier: TierOpt = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Pin a model id: no routing.")
+    ] = None,
+) -> None:
+    """The routed REPL: every turn goes to the cheapest adequate model; /help lists the commands."""
+    from kilocli.chat.app import run_chat
+    from kilocli.config import get_paths
+    from kilocli.settings import load_settings
+
+    paths = get_paths()
+    settings = load_settings(paths)
+    if tier is not None:
+        _tier(tier, tier)
+    raise typer.Exit(run_chat(paths, settings, tier=tier, resume=resume, model=model))
+
+
+# --------------------------------------------------------------------------------------------
+@app.command()
+def models(
+    tier: TierOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The catalogue as JSON.")] = False,
+) -> None:
+    """The model pool: prices, context windows, skills, tiers, and which models your keys reach."""
+    from kilocli.routing.pools import TIER_NAMES
+
+    _, _, router = _context()
+    tiers = {name: router.tier(name) for name in TIER_NAMES}
+    if tier is not None:
+        _tier(tier, tier)
+        tiers = {tier: tiers[tier]}
+    reachable = router.reachable
+    models_ = [
+        m for m in router.catalogue.models.values() if tier is None or m.id in tiers[tier].models
+    ]
+    if as_json:
+        rows = []
+        for m in models_:
+            rows.append(
+                {
+                    "id": m.id,
+                    "name": m.name,
+                    "vendor": m.vendor,
+                    "context_window": m.context_window,
+                    "price": {
+                        "input": m.price.input,
+                        "output": m.price.output,
+                        "cached_input": m.price.cached_input,
+                        "source": m.price.source,
+                        "date": m.price.date,
+                    },
+                    "provider_ids": m.provider_ids,
+                    "skills": {
+                        f"{t}/{d}": {"value": s.value, "basis": s.basis}
+                        for (t, d), s in sorted(m.skills.items())
+                    },
+                    "tiers": [n for n, p in tiers.items() if m.id in p.models],
+                    "reachable_via": None if reachable is None else reachable.get(m.id),
+                }
+            )
+        output.write_answer(json.dumps(rows, indent=2) + "\n")
+        return
+    from kilocli.render import models_table
+    from kilocli.routing.pools import Catalogue
+
+    output.stdout().print(models_table(Catalogue({m.id: m for m in models_}), reachable, tiers))
+    if reachable is None:
+        output.note(
+            "No provider configured: set OPENROUTER_API_KEY, ANTHROPIC_API_KEY or OPENAI_API_KEY, "
+            "or `kilo auth set PROVIDER`."
+        )
+
+
+# --------------------------------------------------------------------------------------------
+@app.command()
+def setup() -> None:
+    """Prepare the fast encoder once (ONNX export checked against the reference) and centroids."""
+    from kilocli.config import get_paths
+    from kilocli.routing.encoder import setup_encoder
+    from kilocli.settings import load_settings
+
+    paths = get_paths()
+    settings = load_settings(paths)
+    model_path = (
+        Path(settings.encoder_model_path).expanduser() if settings.encoder_model_path else None
+    )
+    with output.stderr().status("Preparing the fast encoder...") as status:
+        report = setup_encoder(paths, model_path, progress=lambda msg: status.update(msg))
+    output.stderr().print(f"encoder ready: {report}", markup=False)
+    from kilocli.engine import Router
+
+    Router(paths, settings, on_note=output.note).warm()
+    output.stderr().print("centroids ready", markup=False)
+
+
+def _mount_subcommands() -> None:
+    from kilocli.commands import auth, config_cmd, sessions, stats
+
+    app.add_typer(auth.app, name="auth", help="API keys: set, list (masked), rm.")
+    app.add_typer(
+        config_cmd.app, name="config", help="Settings in config.toml: show, set, unset, path."
+    )
+    app.add_typer(sessions.app, name="sessions", help="Transcripts: list, show, export, rm.")
+    app.registered_commands.extend(stats.app.registered_commands)
+
+
+def main() -> None:
+    """Entry point: every KiloError becomes one line on stderr and its exit code; no tracebacks."""
+    try:
+        _mount_subcommands()
+        app()
+    except KiloError as exc:
+        output.error(exc.message)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        output.error("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): not our failure
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
+    except Exception as exc:  # last resort: one line, no locals, no key
+        if os.environ.get("KILOCLI_DEBUG"):
+            raise
+        output.error(
+            f"internal error: {type(exc).__name__}: {exc} (set KILOCLI_DEBUG=1 for details)"
+        )
+        sys.exit(EXIT_FAILURE)

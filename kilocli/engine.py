@@ -1,0 +1,392 @@
+"""The glue of one turn, shared by `kilo route`, `kilo ask` and `kilo chat`.
+
+Router: encoder + classifier + pools + the pure route() function, loaded lazily and thread-safe.
+Engine: a decided turn -> provider call with retries/fallback -> the store, in one place.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kilocli.config import Paths
+from kilocli.routing.classifier import Classification
+from kilocli.routing.cost import count_tokens
+from kilocli.routing.pools import Catalogue, TierPool, load_catalogue, load_pool_file, load_tier
+from kilocli.routing.router import Constraints, Decision, RouteRequest, route
+
+if TYPE_CHECKING:
+    from kilocli.providers.base import Message, UsageReport
+    from kilocli.providers.runner import Attempt
+    from kilocli.routing.classifier import Classifier
+    from kilocli.settings import Settings
+    from kilocli.store import Store
+
+Note = Callable[[str], None]
+
+
+def _silent(_: str) -> None:
+    pass
+
+
+class Router:
+    """Everything needed to decide a turn; heavy parts load once, on first need or in `warm()`."""
+
+    def __init__(
+        self,
+        paths: Paths,
+        settings: Settings,
+        *,
+        on_note: Note | None = None,
+        pool_file: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.paths = paths
+        self.settings = settings
+        self.on_note = on_note or _silent
+        self.pool_file = pool_file
+        self._env = env
+        self._lock = threading.Lock()
+        self._classifier: Classifier | None = None
+        self.catalogue: Catalogue = load_catalogue(paths)
+        self._tiers: dict[str, TierPool] = {}
+        # --pool FILE replaces the tier's pool (the frontier comparison still uses its tier)
+        self._pool_override = load_pool_file(pool_file, self.catalogue) if pool_file else None
+        self._reachable: dict[str, str] | bool | None = False  # False = not computed yet
+
+    # -- loading -----------------------------------------------------------------------------
+    def warm(self) -> None:
+        self.classifier  # noqa: B018 - loads encoder and centroids
+
+    def ready(self) -> bool:
+        return self._classifier is not None
+
+    @property
+    def classifier(self) -> Classifier:
+        if self._classifier is None:
+            with self._lock:
+                if self._classifier is None:
+                    from kilocli.routing.classifier import Classifier
+                    from kilocli.routing.encoder import load_encoder
+
+                    model_path = self.settings.encoder_model_path
+                    encoder = load_encoder(
+                        self.paths,
+                        Path(model_path).expanduser() if model_path else None,
+                        on_note=self.on_note,
+                    )
+                    self._classifier = Classifier.load(encoder, self.paths.cache_dir)
+        return self._classifier
+
+    def tier(self, name: str) -> TierPool:
+        if name not in self._tiers:
+            self._tiers[name] = load_tier(name, self.catalogue, self.paths)
+        return self._tiers[name]
+
+    @property
+    def reachable(self) -> dict[str, str] | None:
+        """Model id -> provider serving it; None when no provider is configured at all."""
+        if self._reachable is False:
+            from kilocli.providers.registry import reachable_models
+
+            providers = self.providers()
+            self._reachable = reachable_models(self.catalogue, providers) if providers else None
+        return self._reachable  # type: ignore[return-value]
+
+    def providers(self) -> list[Any]:
+        import os
+
+        from kilocli.keys import get_key
+        from kilocli.providers.registry import configured_providers
+
+        env = self._env if self._env is not None else dict(os.environ)
+        return configured_providers(
+            self.settings.providers_as_dicts(),
+            lambda var: get_key(var, self.paths, env=env),
+            env,
+            order=self.settings.provider_order,
+        )
+
+    # -- deciding ----------------------------------------------------------------------------
+    def pool_for(self, tier: str) -> TierPool:
+        return self._pool_override or self.tier(tier)
+
+    def decide(
+        self,
+        user_turns: Sequence[str],
+        *,
+        tier: str,
+        input_tokens: int | None = None,
+        pin: str | None = None,
+        current_model: str | None = None,
+        cached_input_tokens: int = 0,
+        max_cost_usd: float | None = None,
+        exclude: Sequence[str] = (),
+        classification: Classification | None = None,
+    ) -> Decision:
+        if classification is None:
+            classification = self.classifier.classify(list(user_turns))
+        if input_tokens is None:
+            input_tokens = sum(count_tokens(t) for t in user_turns)
+        return self.decide_classified(
+            classification,
+            tier=tier,
+            input_tokens=input_tokens,
+            pin=pin,
+            current_model=current_model,
+            cached_input_tokens=cached_input_tokens,
+            max_cost_usd=max_cost_usd,
+            exclude=exclude,
+        )
+
+    def decide_classified(
+        self,
+        classification: Classification,
+        *,
+        tier: str,
+        input_tokens: int,
+        pin: str | None = None,
+        current_model: str | None = None,
+        cached_input_tokens: int = 0,
+        max_cost_usd: float | None = None,
+        exclude: Sequence[str] = (),
+    ) -> Decision:
+        pool = self.pool_for(tier)
+        frontier = self.tier("frontier")
+        constraints = Constraints(
+            reachable=self.reachable,
+            exclude=frozenset([*self.settings.exclude, *exclude]),
+            pin=pin,
+            max_cost_usd=max_cost_usd if max_cost_usd is not None else self.settings.max_cost_usd,
+            current_model=current_model,
+            cached_input_tokens=cached_input_tokens,
+        )
+        decision = route(
+            classification,
+            RouteRequest(input_tokens=input_tokens),
+            pool,
+            self.catalogue,
+            constraints,
+            frontier=frontier,
+        )
+        if self.pool_file is not None:
+            decision = replace(decision, tier=f"{tier} (pool {self.pool_file.name})")
+        return decision
+
+    def decide_many(self, prompts: Sequence[str], *, tier: str, **kwargs: Any) -> list[Decision]:
+        """Independent one-turn prompts, encoded in batches (kilo route --batch)."""
+        classifications = self.classifier.classify_many(list(prompts))
+        return [
+            self.decide_classified(c, tier=tier, input_tokens=count_tokens(p), **kwargs)
+            for p, c in zip(prompts, classifications, strict=True)
+        ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Engine: one decided turn -> provider (retries, fallback) -> store
+
+
+@dataclass
+class TurnOutcome:
+    turn_id: int
+    answer: str
+    status: str  # ok | incomplete | error | interrupted
+    decision: Decision
+    model: str
+    provider: str | None
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int
+    reasoning_tokens: int
+    cost_usd: float | None
+    duration_ms: int
+    error: str | None
+    exit_code: int = 0
+
+
+SAVE_PARTIAL_EVERY_S = 0.5
+
+
+class Engine:
+    def __init__(
+        self,
+        paths: Paths,
+        settings: Settings,
+        *,
+        store: Store,
+        router: Router,
+        transport: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.paths = paths
+        self.settings = settings
+        self.store = store
+        self.router = router
+        self.transport = transport
+        self.sleep = sleep
+        self.clock = clock
+        from kilocli.providers.runner import ProviderCache  # httpx: not on the route-only path
+
+        # keeps connections alive across the turns of a chat
+        self.provider_cache = ProviderCache(transport=transport)
+
+    def attempts_for(
+        self,
+        decision: Decision,
+        messages: Sequence[Message],
+        *,
+        system: str | None,
+        allow_fallback: bool = True,
+        stream: bool = True,
+    ) -> list[Attempt]:
+        """The chosen model first (on each provider that serves it), then the other adequate
+        candidates, cheapest first."""
+        from kilocli.errors import UsageError
+        from kilocli.providers.base import ChatRequest
+        from kilocli.providers.runner import plan_attempts
+
+        providers = self.router.providers()
+        if not providers:
+            raise UsageError(
+                "no provider configured: set OPENROUTER_API_KEY, ANTHROPIC_API_KEY or "
+                "OPENAI_API_KEY (or OLLAMA_HOST), or run `kilo auth set PROVIDER`"
+            )
+        order = [decision.model]
+        if allow_fallback:
+            others = [c for c in decision.candidates if c.adequate and c.model != decision.model]
+            others.sort(key=lambda c: (c.estimated_cost_usd is None, c.estimated_cost_usd or 0.0))
+            order += [c.model for c in others]
+        request = ChatRequest(
+            model="", messages=tuple(messages), system=system, max_tokens=8192, stream=stream
+        )
+        attempts = plan_attempts(order, self.router.catalogue, providers, request)
+        if not attempts:
+            raise UsageError(f"{decision.model}: no configured provider serves this model")
+        return attempts
+
+    def run_turn(
+        self,
+        session_id: str,
+        history: Sequence[Message],
+        prompt: str,
+        decision: Decision,
+        *,
+        system: str | None = None,
+        files: Sequence[str] = (),
+        on_text: Callable[[str], None] = _silent,
+        on_notice: Note = _silent,
+        cancel: threading.Event | None = None,
+        allow_fallback: bool = True,
+        stream: bool = True,
+    ) -> TurnOutcome:
+        """Call the provider for a decided turn, streaming text to `on_text`; record everything.
+
+        Provider failures do not raise: the outcome's status and error say what happened. The prompt
+        is in the store before the call; the partial answer is saved as it streams.
+        """
+        from kilocli.errors import KiloError
+        from kilocli.providers.base import Message, TextDelta, UsageReport
+        from kilocli.providers.errors import StreamInterrupted
+        from kilocli.providers.runner import stream_with_fallback
+
+        decision_json = decision.to_json()
+        turn_id = self.store.start_turn(
+            session_id, prompt, files=list(files), decision=decision_json
+        )
+        messages = [*history, Message(role="user", content=prompt)]
+        started = self.clock()
+        chunks: list[str] = []
+        usage: UsageReport | None = None
+        model, provider = decision.model, decision.provider
+        status, error, exit_code = "ok", None, 0
+        last_save = started
+        try:
+            attempts = self.attempts_for(
+                decision, messages, system=system, allow_fallback=allow_fallback, stream=stream
+            )
+            for attempt, event in stream_with_fallback(
+                attempts,
+                on_notice=on_notice,
+                sleep=self.sleep,
+                transport=self.transport,
+                cancel=cancel,
+                providers=self.provider_cache,
+            ):
+                model, provider = attempt.model_id, attempt.provider.name
+                if isinstance(event, TextDelta):
+                    chunks.append(event.text)
+                    on_text(event.text)
+                    now = self.clock()
+                    if now - last_save >= SAVE_PARTIAL_EVERY_S:
+                        self.store.save_partial(turn_id, "".join(chunks))
+                        last_save = now
+                elif isinstance(event, UsageReport):
+                    usage = event
+            if cancel is not None and cancel.is_set():
+                status, error, exit_code = "interrupted", "stopped by the user", 130
+        except StreamInterrupted as exc:
+            status, error, exit_code = "incomplete", exc.message, exc.exit_code
+        except KeyboardInterrupt:
+            status, error, exit_code = "interrupted", "stopped by the user", 130
+        except KiloError as exc:
+            status, error, exit_code = "error", exc.message, exc.exit_code
+        answer = "".join(chunks)
+        duration_ms = int((self.clock() - started) * 1000)
+        cost = self._cost(model, usage)
+        self.store.finish_turn(
+            turn_id,
+            answer=answer,
+            status=status,
+            decision=decision_json,
+            model=model,
+            provider=provider,
+            usage=None
+            if usage is None
+            else {
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cached_input_tokens": usage.cached_input_tokens,
+                "reasoning_tokens": usage.reasoning_tokens,
+            },
+            estimated_cost_usd=decision.estimated_cost_usd,
+            cost_usd=cost,
+            frontier_cost_usd=decision.frontier_cost_usd,
+            latency_ms=duration_ms,
+            error=error,
+        )
+        return TurnOutcome(
+            turn_id=turn_id,
+            answer=answer,
+            status=status,
+            decision=decision,
+            model=model,
+            provider=provider,
+            input_tokens=usage.input_tokens if usage else 0,
+            output_tokens=usage.output_tokens if usage else 0,
+            cached_input_tokens=usage.cached_input_tokens if usage else 0,
+            reasoning_tokens=usage.reasoning_tokens if usage else 0,
+            cost_usd=cost,
+            duration_ms=duration_ms,
+            error=error,
+            exit_code=exit_code,
+        )
+
+    def _cost(self, model_id: str, usage: UsageReport | None) -> float | None:
+        from kilocli.routing.cost import usage_cost
+
+        spec = self.router.catalogue.models.get(model_id)
+        if usage is None or spec is None:
+            return None
+        return usage_cost(
+            spec,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cached_input_tokens,
+            usage.reasoning_tokens,
+            provider_reported=usage.cost_usd,
+        )
