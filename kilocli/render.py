@@ -60,22 +60,24 @@ def explain(decision: Decision) -> RenderableType:
         f"{decision.expected_output_tokens:,} tokens",
         style="dim",
     )
-    cands = Table(title=f"candidates · tier {decision.tier}", title_justify="left")
-    cands.add_column("model")
-    cands.add_column("provider")
+    bar = "" if decision.bar is None else f" · bar {decision.bar:.2f}"
+    cands = Table(
+        title=f"candidates · tier {decision.tier}{bar} for {decision.task}/{decision.difficulty}",
+        title_justify="left",
+    )
+    cands.add_column("model", no_wrap=True)
+    cands.add_column("via", no_wrap=True)
     cands.add_column("skill", justify="right")
-    cands.add_column("bar", justify="right")
-    cands.add_column("est. cost", justify="right")
-    cands.add_column("verdict")
+    cands.add_column("est. cost", justify="right", no_wrap=True)
+    cands.add_column("verdict", overflow="fold")
     for c in decision.candidates:
         chosen = c.model == decision.model
         mark = "→ " if chosen else "  "
-        verdict = ("adequate" if c.adequate else "no") + (f": {c.reason}" if c.reason else "")
+        verdict = "adequate" if c.adequate else (c.reason or "not adequate")
         cands.add_row(
             Text(mark + c.model, style="bold green" if chosen else ""),
             c.provider or "-",
             "-" if c.skill is None else f"{c.skill:.2f}",
-            f"{c.bar:.2f}",
             format_usd(c.estimated_cost_usd),
             Text(verdict, style="green" if c.adequate else "dim"),
         )
