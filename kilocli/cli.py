@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
-import sys
+
+# Multi-threaded BLAS makes tiny matrix products slow and jittery on a busy 2-core machine.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import json  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path
 from typing import Annotated
 

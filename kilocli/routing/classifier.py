@@ -1,8 +1,90 @@
-"""Nearest-centroid classifier over MiniLM embeddings, with session context (STUB: types fixed)."""
+"""Nearest-centroid classifier over MiniLM embeddings, with session context.
+
+Training data: the labeled utterances in ``examples/*.toml`` (format in ``examples/README.md``).
+
+Scoring, per axis (task, difficulty):
+1. A turn is embedded as its own words and what it pasted (code, traces), mixed (``PASTE_WEIGHT``).
+2. The vector is whitened with the shrunk within-bucket covariance of the examples (``SHRINKAGE``):
+   plain cosine is dominated by topic and stack ("docker", "react"), which vary inside every bucket.
+3. The score of a bucket is its centroid's cosine similarity, blended (``KNN_WEIGHT``) with the mean
+   similarity of the bucket's ``KNN_K`` nearest examples, which keeps multi-modal buckets (ops: git,
+   docker and CI) from being judged by one blurred mean.
+4. Probabilities: a softmax over the scores with a calibrated temperature; margin = top1 - top2.
+
+Difficulty ties go harder: the chosen difficulty is the hardest whose probability is within
+``HARDER_WITHIN`` of the most probable one, because under-routing a hard request costs more than
+paying a little more for an easy one. A turn over ``LONG_TURN_CHARS`` characters is never easy.
+
+Session context: earlier user turns form a context vector (a turn k turns back weighs
+``CONTEXT_DECAY ** (k - 1)`` times its informativeness). The current turn is blended with it, with a
+weight that grows as the current turn gets less informative: "yes do it" is decided by the session,
+"now write a dockerfile for it" by itself.
+
+Everything derived from the examples is cached as ``.npy`` files keyed by the examples' bytes, these
+parameters and the encoder's identity, so a warm start reads a few files and embeds nothing.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from kilocli.errors import ConfigError
+from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+# Parameters, calibrated on 5-fold out-of-fold scores of the examples (folds by text hash).
+PASTE_WEIGHT = 0.35  # share of the pasted material in a turn's vector: prose leads, code helps
+SHRINKAGE = 0.3  # within-bucket covariance shrunk toward the identity (1.0 would be plain cosine)
+KNN_K = 5  # nearest examples averaged per bucket
+KNN_WEIGHT = 0.3  # share of the nearest-examples score; the rest is the centroid's
+TASK_TEMPERATURE = 0.025  # softmax temperatures over the (cosine) scores: minimise out-of-fold NLL
+DIFFICULTY_TEMPERATURE = 0.03
+# A difficulty this close (in probability) to the top one wins if it is harder. 0.3 is the smallest
+# value keeping out-of-fold under-routing (true difficulty above the chosen one) under 6%.
+HARDER_WITHIN = 0.3
+# A turn longer than this (characters: ~40 lines of pasted code, or a long description) carries
+# "moderate context" (TAXONOMY.md) and is never easy. On the dev set it cut under-routing from
+# 8.6% to 7.2% of one-turn items at no cost in accuracy; the examples have no turn this long.
+LONG_TURN_CHARS = 1000
+CONTEXT_DECAY = 0.5  # weight of each earlier turn relative to the next one
+MAX_CONTEXT_WEIGHT = 0.85  # context share for a contentless turn ("ok", "do it")
+# Informativeness of a turn: how much closer it is to its nearest task centroid than to the
+# centroid of the follow-up turns ("ok go ahead", "still failing"), mapped linearly from
+# [INFO_LOW, INFO_HIGH] (a cosine difference) onto [0, 1].
+INFO_LOW = -0.05
+INFO_HIGH = 0.25
+
+TURN_MEMO = 512  # vectors of recent turns kept: a session's history is not re-embedded every turn
+
+FOLLOWUP_TABLE = "followup"
+FORMAT = "kilocli-centroids-3"  # bump when the cached arrays change meaning
+
+
+class SupportsEncode(Protocol):
+    """What the classifier needs from an encoder (kilocli.routing.encoder.Encoder has it)."""
+
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -14,3 +96,425 @@ class Classification:
     task_margin: float  # top1 - top2 probability
     difficulty_margin: float
     context_weight: float = 0.0  # how much earlier turns contributed (0 = the turn alone decided)
+
+
+# ---------------------------------------------------------------------------------------- examples
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    task: str | None  # None for a follow-up turn, which carries no request of its own
+    difficulty: str | None
+    source: str  # "file.toml [table] key #n", for messages and reports
+
+
+def default_examples_dir() -> Traversable:
+    return resources.files("kilocli.routing").joinpath("examples")
+
+
+def _example_files(root: Traversable | Path) -> list[Traversable | Path]:
+    try:
+        entries = list(root.iterdir())
+    except OSError as exc:
+        raise ConfigError(f"{root}: cannot read the examples folder: {exc}") from None
+    return sorted((f for f in entries if f.name.endswith(".toml") and f.is_file()), key=_name)
+
+
+def _name(f: Traversable | Path) -> str:
+    return f.name
+
+
+def _parse(name: str, data: dict[str, object]) -> list[Example]:
+    out: list[Example] = []
+    for table, body in data.items():
+        where = f"{name}: [{table}]"
+        if table == FOLLOWUP_TABLE:
+            allowed: tuple[str, ...] = ("turns",)
+        elif table in TASKS:
+            allowed = DIFFICULTIES
+        else:
+            raise ConfigError(f"{where}: unknown task bucket (expected one of {', '.join(TASKS)})")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{where}: expected a table of string lists")
+        for key, items in body.items():
+            if key not in allowed:
+                raise ConfigError(f"{where}: unknown key {key!r} (expected {', '.join(allowed)})")
+            if not isinstance(items, list):
+                raise ConfigError(f"{where} {key}: expected a list of strings")
+            for i, text in enumerate(items, 1):
+                if not isinstance(text, str) or not text.strip():
+                    raise ConfigError(f"{where} {key} #{i}: expected a non-empty string")
+                task, diff = (None, None) if table == FOLLOWUP_TABLE else (table, key)
+                out.append(Example(text.strip(), task, diff, f"{name} [{table}] {key} #{i}"))
+    return out
+
+
+def load_examples(examples_dir: Traversable | Path | None = None) -> list[Example]:
+    """The labeled utterances of ``examples_dir`` (default: those shipped in the package)."""
+    root = default_examples_dir() if examples_dir is None else examples_dir
+    examples: list[Example] = []
+    for f in _example_files(root):
+        try:
+            data = tomllib.loads(f.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{f}: invalid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{f}: cannot read: {exc}") from None
+        examples.extend(_parse(f.name, data))
+    for axis, values in (("task", TASKS), ("difficulty", DIFFICULTIES)):
+        for value in values:
+            if not any(getattr(e, axis) == value for e in examples):
+                raise ConfigError(f"{root}: no examples for {axis} bucket {value!r}")
+    if not any(e.task is None for e in examples):
+        raise ConfigError(f"{root}: no [{FOLLOWUP_TABLE}] turns")
+    return examples
+
+
+def examples_digest(examples_dir: Traversable | Path | None = None) -> str:
+    """Hash of the example files (names and bytes) and of the parameters the cache depends on."""
+    root = default_examples_dir() if examples_dir is None else examples_dir
+    h = hashlib.sha256(f"{FORMAT}|{PASTE_WEIGHT}|{SHRINKAGE}".encode())
+    for f in _example_files(root):
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------------ text views
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+# Pasted material outside a fence: indented lines (code, stack frames) and typical trace lines.
+_PASTED = re.compile(r"^(\t| {2,}\S)|^\s*(at |File \"|#\d+ |Traceback |goroutine \d+|\d+ \| )")
+_PROSE_HEAD, _PROSE_TAIL = 600, 300  # characters of prose kept from the start and from the end
+_BLOCK_HEAD, _BLOCK_TAIL = 6, 3  # lines kept from the start and from the end of each pasted block
+_MAX_BLOCKS = 3
+
+
+@dataclass(frozen=True)
+class TextShape:
+    prose: str  # the user's own words, one line
+    blocks: tuple[tuple[str, ...], ...]  # pasted blocks (fenced or detected), as lines
+
+    @property
+    def pasted_lines(self) -> int:
+        return sum(len(b) for b in self.blocks)
+
+
+def split_text(text: str) -> TextShape:
+    """Separate the user's words from what they pasted (fences, indented code, stack frames)."""
+    prose: list[str] = []
+    blocks: list[list[str]] = []
+    block: list[str] | None = None  # the block being collected
+    fenced = False
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+            block = [] if fenced else None
+            if block is not None:
+                blocks.append(block)
+        elif fenced or _PASTED.match(line):
+            if block is None:
+                block = []
+                blocks.append(block)
+            if line.strip():
+                block.append(line.strip())
+        else:
+            block = None
+            if line.strip():
+                prose.append(line.strip())
+    return TextShape(" ".join(prose), tuple(tuple(b) for b in blocks if b))
+
+
+def views(text: str) -> tuple[str, str]:
+    """(the user's words, a digest of the pasted material); either may be "".
+
+    Embedded apart and then mixed, so 40 pasted lines cannot drown a four-word request.
+    """
+    shape = split_text(text)
+    if not shape.blocks:
+        return _clip(text.strip()), ""
+    digest = []
+    for block in shape.blocks[:_MAX_BLOCKS]:
+        if len(block) > _BLOCK_HEAD + _BLOCK_TAIL:
+            block = block[:_BLOCK_HEAD] + block[-_BLOCK_TAIL:]
+        digest.append("\n".join(block))
+    return _clip(shape.prose), "\n".join(digest)
+
+
+def _clip(prose: str) -> str:
+    if len(prose) <= _PROSE_HEAD + _PROSE_TAIL:
+        return prose
+    return f"{prose[:_PROSE_HEAD]} … {prose[-_PROSE_TAIL:]}"
+
+
+def embed_texts(encoder: SupportsEncode, texts: Sequence[str]) -> np.ndarray:
+    """One L2-normalised vector per text, from one encoder call over all views."""
+    pairs = [views(t) for t in texts]
+    flat = [v for pair in pairs for v in pair if v]
+    out = np.zeros((len(pairs), int(encoder.dim)), dtype=np.float32)
+    if not flat:
+        return out
+    encoded = iter(np.asarray(encoder.encode(flat), dtype=np.float32))
+    for i, (prose, paste) in enumerate(pairs):
+        p = next(encoded) if prose else None
+        c = next(encoded) if paste else None
+        if p is not None and c is not None:
+            out[i] = (1.0 - PASTE_WEIGHT) * p + PASTE_WEIGHT * c
+        elif p is not None or c is not None:
+            out[i] = p if p is not None else c
+    return _normalise(out)
+
+
+# ---------------------------------------------------------------------------------------- model
+
+
+def _normalise(m: np.ndarray) -> np.ndarray:
+    return m / np.maximum(np.linalg.norm(m, axis=-1, keepdims=True), 1e-12)
+
+
+def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    z = np.asarray(scores, dtype=np.float64) / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One classification axis: examples and centroids in a whitened space."""
+
+    whitener: np.ndarray  # (dim, dim)
+    centroids: np.ndarray  # (buckets, dim), unit rows, whitened space
+    examples: np.ndarray  # (n, dim), unit rows, whitened space, sorted by bucket
+    bounds: np.ndarray  # (buckets + 1,) int: examples of bucket b are rows bounds[b]:bounds[b+1]
+
+    @classmethod
+    def fit(cls, vectors: np.ndarray, labels: Sequence[int], n_buckets: int) -> Axis:
+        y = np.asarray(labels)
+        order = np.argsort(y, kind="stable")
+        x, y = vectors[order].astype(np.float64), y[order]
+        means = np.stack([x[y == b].mean(axis=0) for b in range(n_buckets)])
+        resid = x - means[y]
+        cov = resid.T @ resid / len(x)
+        dim = cov.shape[0]
+        cov = (1.0 - SHRINKAGE) * cov + SHRINKAGE * (np.trace(cov) / dim) * np.eye(dim)
+        eigval, eigvec = np.linalg.eigh(cov)
+        whitener = (eigvec * eigval**-0.5) @ eigvec.T  # cov ** -1/2
+        z = _normalise(x @ whitener)
+        centroids = _normalise(np.stack([z[y == b].mean(axis=0) for b in range(n_buckets)]))
+        bounds = np.searchsorted(y, np.arange(n_buckets + 1))
+        return cls(*(a.astype(np.float32) for a in (whitener, centroids, z)), bounds)
+
+    def scores(self, vectors: np.ndarray) -> np.ndarray:
+        """(m, dim) raw turn vectors -> (m, buckets) blended similarity scores."""
+        z = _normalise(vectors @ self.whitener)
+        central = z @ self.centroids.T
+        sims = z @ self.examples.T
+        near = np.empty_like(central)
+        for b in range(len(self.bounds) - 1):
+            part = sims[:, self.bounds[b] : self.bounds[b + 1]]
+            k = min(KNN_K, part.shape[1])
+            near[:, b] = np.partition(part, part.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
+        return (1.0 - KNN_WEIGHT) * central + KNN_WEIGHT * near
+
+
+@dataclass(frozen=True)
+class Model:
+    """Everything fitted from the examples; each field is one cached .npy file."""
+
+    task_whitener: np.ndarray
+    task_centroids: np.ndarray
+    task_examples: np.ndarray
+    task_bounds: np.ndarray
+    diff_whitener: np.ndarray
+    diff_centroids: np.ndarray
+    diff_examples: np.ndarray
+    diff_bounds: np.ndarray
+    raw_task_centroids: np.ndarray  # unwhitened: informativeness is measured in the plain space
+    followup_centroid: np.ndarray
+
+    @classmethod
+    def fit(cls, examples: Sequence[Example], vectors: np.ndarray) -> Model:
+        labeled = [i for i, e in enumerate(examples) if e.task is not None]
+        x = vectors[labeled]
+        tasks = [TASKS.index(str(examples[i].task)) for i in labeled]
+        diffs = [DIFFICULTIES.index(str(examples[i].difficulty)) for i in labeled]
+        t = Axis.fit(x, tasks, len(TASKS))
+        d = Axis.fit(x, diffs, len(DIFFICULTIES))
+        y = np.asarray(tasks)
+        raw = _normalise(np.stack([x[y == b].mean(axis=0) for b in range(len(TASKS))]))
+        follow = vectors[[i for i, e in enumerate(examples) if e.task is None]].mean(axis=0)
+        return cls(
+            *(t.whitener, t.centroids, t.examples, t.bounds),
+            *(d.whitener, d.centroids, d.examples, d.bounds),
+            raw.astype(np.float32),
+            _normalise(follow).astype(np.float32),
+        )
+
+    def save(self, directory: Path) -> None:
+        """Write all arrays to a temp folder, then rename it into place (readers never see half)."""
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        try:
+            for f in fields(self):
+                np.save(tmp / f"{f.name}.npy", getattr(self, f.name), allow_pickle=False)
+            os.replace(tmp, directory)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not directory.is_dir():  # another process may have won the race: fine
+                raise
+
+    @classmethod
+    def read(cls, directory: Path) -> Model | None:
+        try:
+            arrays = {
+                f.name: np.load(directory / f"{f.name}.npy", allow_pickle=False)
+                for f in fields(cls)
+            }
+        except (OSError, ValueError):
+            return None  # missing or damaged: rebuilt by the caller
+        return cls(**arrays)
+
+
+# ----------------------------------------------------------------------------------- classifier
+
+
+def _margin(probs: np.ndarray) -> float:
+    top = np.sort(probs)
+    return float(top[-1] - top[-2])
+
+
+def harder_on_ties(difficulty_probs: np.ndarray) -> int:
+    """Index of the hardest difficulty whose probability is within HARDER_WITHIN of the top one."""
+    probs = np.asarray(difficulty_probs)
+    return int(np.nonzero(probs >= probs.max() - HARDER_WITHIN)[0].max())
+
+
+def _encoder_identity(encoder: SupportsEncode) -> str:
+    return f"{getattr(encoder, 'name', type(encoder).__qualname__)}/{encoder.dim}"
+
+
+class Classifier:
+    """Task and difficulty of a user turn, given the session's earlier user turns."""
+
+    def __init__(self, encoder: SupportsEncode, model: Model) -> None:
+        self.encoder = encoder
+        self.model = model
+        m = model
+        self._task = Axis(m.task_whitener, m.task_centroids, m.task_examples, m.task_bounds)
+        self._diff = Axis(m.diff_whitener, m.diff_centroids, m.diff_examples, m.diff_bounds)
+        self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._memo_lock = threading.Lock()
+
+    @classmethod
+    def load(
+        cls,
+        encoder: SupportsEncode,
+        cache_dir: Path | None,
+        examples_dir: Traversable | Path | None = None,
+    ) -> Classifier:
+        """Fitted arrays from ``cache_dir/centroids/<key>/`` if present, else embedded and fitted.
+
+        The key covers the example files, the fitting parameters and the encoder's identity, so an
+        edited example or another encoder never reuses stale centroids.
+        """
+        key = hashlib.sha256(
+            f"{examples_digest(examples_dir)}|{_encoder_identity(encoder)}".encode()
+        ).hexdigest()[:24]
+        directory = None if cache_dir is None else cache_dir / "centroids" / key
+        if directory is not None and directory.is_dir():
+            model = Model.read(directory)
+            if model is not None:
+                return cls(encoder, model)
+            shutil.rmtree(directory, ignore_errors=True)
+        examples = load_examples(examples_dir)
+        model = Model.fit(examples, embed_texts(encoder, [e.text for e in examples]))
+        if directory is not None:
+            model.save(directory)
+        return cls(encoder, model)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One vector per turn, as classify_vectors() expects them (recent turns: from a memo)."""
+        with self._memo_lock:
+            known = {t: self._memo[t] for t in texts if t in self._memo}
+            for t in known:
+                self._memo.move_to_end(t)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            fresh = embed_texts(self.encoder, missing)
+            known.update(zip(missing, fresh, strict=True))
+            with self._memo_lock:
+                self._memo.update(zip(missing, fresh, strict=True))
+                while len(self._memo) > TURN_MEMO:
+                    self._memo.popitem(last=False)
+        dim = int(self.encoder.dim)
+        return np.stack([known[t] for t in texts]) if texts else np.zeros((0, dim), np.float32)
+
+    def classify(self, turns: Sequence[str]) -> Classification:
+        """``turns``: the session's user turns, oldest first; the last is the one to route."""
+        if not turns:
+            raise ValueError("classify() needs at least one turn")
+        vectors = self.embed(turns)
+        return self.classify_vectors(vectors[-1], list(vectors[:-1]), chars=len(turns[-1]))
+
+    def classify_many(self, prompts: Sequence[str]) -> list[Classification]:
+        """Independent one-turn prompts, encoded in one batch."""
+        chars = np.array([len(p) for p in prompts])
+        return self._decide(self.embed(prompts), np.zeros(len(prompts)), chars)
+
+    def classify_vectors(
+        self, current: np.ndarray, history: Sequence[np.ndarray] = (), *, chars: int = 0
+    ) -> Classification:
+        """Like classify(), from vectors made by embed() (history oldest first).
+
+        ``chars``: the current turn's length in characters (0 if unknown; see LONG_TURN_CHARS).
+        """
+        current = np.asarray(current, dtype=np.float32)
+        context = self._context(history)
+        length = np.array([chars])
+        if context is None:
+            return self._decide(current[None, :], np.zeros(1), length)[0]
+        weight = MAX_CONTEXT_WEIGHT * (1.0 - self.informativeness(current))
+        blended = _normalise((1.0 - weight) * current + weight * context)
+        return self._decide(blended[None, :], np.array([weight]), length)[0]
+
+    def informativeness(self, vector: np.ndarray) -> float:
+        """0 for a contentless follow-up ("ok go ahead"), 1 for a turn stating its own request."""
+        m = self.model
+        gap = float(np.max(m.raw_task_centroids @ vector) - m.followup_centroid @ vector)
+        return float(np.clip((gap - INFO_LOW) / (INFO_HIGH - INFO_LOW), 0.0, 1.0))
+
+    def _context(self, history: Sequence[np.ndarray]) -> np.ndarray | None:
+        """Decayed sum of earlier turns, most recent first, each scaled by its informativeness."""
+        if len(history) == 0:
+            return None
+        total = np.zeros_like(np.asarray(history[0], dtype=np.float32))
+        weight = 1.0
+        for vector in reversed(history):
+            v = np.asarray(vector, dtype=np.float32)
+            total += weight * max(self.informativeness(v), 0.05) * v
+            weight *= CONTEXT_DECAY
+        return _normalise(total)
+
+    def _decide(
+        self, vectors: np.ndarray, context_weights: np.ndarray, chars: np.ndarray
+    ) -> list[Classification]:
+        task_p = _softmax(self._task.scores(vectors), TASK_TEMPERATURE)
+        diff_p = _softmax(self._diff.scores(vectors), DIFFICULTY_TEMPERATURE)
+        out = []
+        for tp, dp, cw, n in zip(task_p, diff_p, context_weights, chars, strict=True):
+            level = harder_on_ties(dp)
+            if n > LONG_TURN_CHARS:
+                level = max(level, DIFFICULTIES.index("medium"))
+            out.append(
+                Classification(
+                    task=TASKS[int(np.argmax(tp))],
+                    difficulty=DIFFICULTIES[level],
+                    task_probs={t: float(p) for t, p in zip(TASKS, tp, strict=True)},
+                    difficulty_probs={d: float(p) for d, p in zip(DIFFICULTIES, dp, strict=True)},
+                    task_margin=_margin(tp),
+                    difficulty_margin=_margin(dp),
+                    context_weight=round(float(cw), 4),
+                )
+            )
+        return out

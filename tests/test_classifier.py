@@ -1,0 +1,511 @@
+"""The nearest-centroid classifier with the real MiniLM encoder: accuracy on held-aside examples,
+session context, the harder-on-ties rule, the centroid cache and the example files' validation.
+
+The held-aside split is every example whose sha1 starts with a byte divisible by 5 (about 20%): the
+classifier under test is fitted on a copy of the examples without them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tomli_w
+
+from kilocli.config import get_paths
+from kilocli.errors import ConfigError
+from kilocli.routing import classifier as clf_mod
+from kilocli.routing.classifier import (
+    HARDER_WITHIN,
+    LONG_TURN_CHARS,
+    Classification,
+    Classifier,
+    Example,
+    default_examples_dir,
+    harder_on_ties,
+    load_examples,
+    split_text,
+    views,
+)
+from kilocli.routing.encoder import Encoder, load_encoder
+from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
+
+# Minimums on the held-aside split (measured: task 0.84, difficulty 0.72, under-routing 0.05).
+MIN_TASK_ACCURACY = 0.80
+MIN_DIFFICULTY_ACCURACY = 0.65
+MAX_UNDER_ROUTING = 0.09
+
+
+class CountingEncoder:
+    """The real encoder, counting the texts it is asked to embed."""
+
+    def __init__(self, inner: Encoder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.texts = 0
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.texts += len(texts)
+        return self.inner.encode(texts)
+
+
+class MemoEncoder:
+    """The real encoder, remembering each text's vector: examples are embedded once per session."""
+
+    def __init__(self, inner: Encoder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.memo: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self.memo))
+        if missing:
+            self.memo.update(zip(missing, self.inner.encode(missing), strict=True))
+        return np.stack([self.memo[t] for t in texts]) if texts else self.inner.encode([])
+
+
+@pytest.fixture(scope="session")
+def encoder(tmp_path_factory: pytest.TempPathFactory) -> Encoder:
+    paths = get_paths({"KILOCLI_HOME": str(tmp_path_factory.mktemp("classifier-home"))})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        return MemoEncoder(load_encoder(paths, allow_export=False))
+
+
+def _held(text: str) -> bool:
+    return hashlib.sha1(text.encode()).digest()[0] % 5 == 0
+
+
+def _copy_examples(target: Path, keep=lambda example: True) -> Path:
+    """The shipped example files rewritten into ``target``, keeping only the chosen examples."""
+    target.mkdir(parents=True, exist_ok=True)
+    by_file: dict[str, dict[str, dict[str, list[str]]]] = {}
+    for e in load_examples():
+        if e.task is not None and not keep(e):
+            continue
+        name, rest = e.source.split(" ", 1)  # "file.toml [table] key #n"
+        table, key = rest[1 : rest.index("]")], rest[rest.index("]") + 2 : rest.index(" #")]
+        by_file.setdefault(name, {}).setdefault(table, {}).setdefault(key, []).append(e.text)
+    for name, data in by_file.items():
+        (target / name).write_text(tomli_w.dumps(data), encoding="utf-8")
+    return target
+
+
+@pytest.fixture(scope="module")
+def held_out(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder):
+    train = _copy_examples(tmp_path_factory.mktemp("train"), keep=lambda e: not _held(e.text))
+    held = [e for e in load_examples() if e.task is not None and _held(e.text)]
+    return Classifier.load(encoder, None, train), held
+
+
+@pytest.fixture(scope="module")
+def shipped(encoder: Encoder) -> Classifier:
+    return Classifier.load(encoder, None)
+
+
+# ------------------------------------------------------------------------------------- examples
+
+
+def test_examples_ship_as_package_data_with_enough_per_bucket():
+    root = default_examples_dir()
+    assert root.joinpath("edit.toml").is_file()
+    examples = load_examples()
+    for task in TASKS:
+        assert sum(e.task == task for e in examples) >= 60, task
+    for difficulty in DIFFICULTIES:
+        assert sum(e.difficulty == difficulty for e in examples) >= 100, difficulty
+    assert sum(e.task is None for e in examples) >= 30
+    texts = [e.text for e in examples]
+    assert len(texts) == len(set(texts)), "duplicate example"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('[refactor]\neasy = ["x"]\n', "bad.toml: [refactor]: unknown task bucket"),
+        ('[edit]\ntrivial = ["x"]\n', "bad.toml: [edit]: unknown key 'trivial'"),
+        ('[edit]\neasy = ["ok", 3]\n', "bad.toml: [edit] easy #2: expected a non-empty string"),
+        ('[edit]\neasy = "x"\n', "bad.toml: [edit] easy: expected a list of strings"),
+        ('[edit]\neasy = ["unterminated]\n', "bad.toml: invalid TOML"),
+    ],
+)
+def test_bad_example_file_is_one_line_naming_the_file(tmp_path: Path, content: str, message: str):
+    examples = _copy_examples(tmp_path / "examples")
+    (examples / "bad.toml").write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_examples(examples)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_a_bucket_without_examples_is_refused(tmp_path: Path):
+    examples = _copy_examples(tmp_path / "examples", keep=lambda e: e.task != "plan")
+    with pytest.raises(ConfigError, match="no examples for task bucket 'plan'"):
+        load_examples(examples)
+
+
+# ------------------------------------------------------------------------------------ text views
+
+
+def test_views_separate_the_request_from_a_long_paste():
+    code = "\n".join(f"    x{i} = compute({i})" for i in range(200))
+    text = f"here is my module\n```python\ndef main():\n{code}\n```\nwhy is it so slow?"
+    prose, paste = views(text)
+    assert prose == "here is my module why is it so slow?"
+    assert paste.splitlines()[0] == "def main():"
+    assert len(paste.splitlines()) == 9  # head and tail of the block only
+
+
+def test_unfenced_stack_trace_counts_as_pasted():
+    text = (
+        "getting this\n"
+        "Traceback (most recent call last):\n"
+        '  File "app.py", line 3, in <module>\n'
+        "    main()\n"
+        "KeyError: 'user_id'\n"
+    )
+    shape = split_text(text)
+    assert shape.prose == "getting this KeyError: 'user_id'"
+    assert shape.pasted_lines == 3
+    assert views("rename x to y") == ("rename x to y", "")
+
+
+# ------------------------------------------------------------------------------------- accuracy
+
+
+def test_held_aside_examples_meet_the_stated_accuracy(held_out):
+    clf, held = held_out
+    results = clf.classify_many([e.text for e in held])
+    task = np.mean([r.task == e.task for r, e in zip(results, held, strict=True)])
+    difficulty = np.mean([r.difficulty == e.difficulty for r, e in zip(results, held, strict=True)])
+    under = np.mean(
+        [
+            DIFFICULTIES.index(str(e.difficulty)) > DIFFICULTIES.index(r.difficulty)
+            for r, e in zip(results, held, strict=True)
+        ]
+    )
+    print(f"held-aside n={len(held)} task={task:.3f} difficulty={difficulty:.3f} under={under:.3f}")
+    assert len(held) >= 200
+    assert task >= MIN_TASK_ACCURACY
+    assert difficulty >= MIN_DIFFICULTY_ACCURACY
+    assert under <= MAX_UNDER_ROUTING
+
+
+def _check_distribution(c: Classification) -> None:
+    assert list(c.task_probs) == list(TASKS)
+    assert list(c.difficulty_probs) == list(DIFFICULTIES)
+    assert sum(c.task_probs.values()) == pytest.approx(1.0, abs=1e-9)
+    assert sum(c.difficulty_probs.values()) == pytest.approx(1.0, abs=1e-9)
+    assert all(0.0 <= p <= 1.0 for p in [*c.task_probs.values(), *c.difficulty_probs.values()])
+    tp = sorted(c.task_probs.values())
+    dp = sorted(c.difficulty_probs.values())
+    assert c.task_margin == pytest.approx(tp[-1] - tp[-2])
+    assert c.difficulty_margin == pytest.approx(dp[-1] - dp[-2])
+    assert c.task == max(c.task_probs, key=c.task_probs.__getitem__)
+
+
+def test_probabilities_sum_to_one_and_margins_are_top_two_gaps(shipped: Classifier):
+    prompts = [
+        "add a docstring to parse()",
+        "plan a postgres -> sqlite migration for the desktop app",
+        "yes",
+        "```\nTraceback (most recent call last):\nValueError: bad\n```",
+        "",
+    ]
+    for c in shipped.classify_many(prompts):
+        _check_distribution(c)
+        assert c.context_weight == 0.0
+    _check_distribution(shipped.classify(["write tests for it", "ok"]))
+
+
+def test_classify_many_agrees_with_one_turn_classify(shipped: Classifier):
+    prompts = ["why does my docker build fail at npm ci", "write a README for this cli"]
+    for prompt, batch in zip(prompts, shipped.classify_many(prompts), strict=True):
+        single = shipped.classify([prompt])
+        assert (single.task, single.difficulty) == (batch.task, batch.difficulty)
+        assert single.task_probs == pytest.approx(batch.task_probs, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "task"),
+    [
+        ("rename the variable `cfg` to `config` in this function", "edit"),
+        ("write a commit message for this diff", "docs"),
+        ("what's the difference between a process and a thread", "explain"),
+        ("write a python function that validates an email address", "generate"),
+        ("test_checkout fails after my change, fix the test", "test"),
+        ("TypeError: Cannot read properties of undefined (reading 'map')", "debug"),
+        ("review this PR for security issues", "review"),
+        ("how should we split our monolith into services, step by step", "plan"),
+        ("how do I undo the last git commit but keep the changes", "ops"),
+    ],
+)
+def test_one_obvious_request_per_bucket(shipped: Classifier, prompt: str, task: str):
+    assert shipped.classify([prompt]).task == task
+
+
+# ---------------------------------------------------------------------------------- difficulty
+
+
+def test_harder_on_ties_rule():
+    assert pytest.approx(0.3) == HARDER_WITHIN
+    assert harder_on_ties(np.array([0.80, 0.15, 0.05])) == 0  # clear: easy stays easy
+    assert harder_on_ties(np.array([0.55, 0.35, 0.10])) == 1  # near tie: the harder one
+    assert harder_on_ties(np.array([0.45, 0.15, 0.40])) == 2  # the hardest within reach wins
+    assert harder_on_ties(np.array([0.05, 0.20, 0.75])) == 2
+    assert harder_on_ties(np.array([0.10, 0.75, 0.15])) == 1  # never moves to an easier one
+
+
+def test_low_difficulty_margin_resolves_harder_on_real_prompts(held_out):
+    clf, held = held_out
+    held = [e for e in held if len(e.text) <= LONG_TURN_CHARS]
+    results = clf.classify_many([e.text for e in held])
+    moved = 0
+    for r in results:
+        probs = np.array([r.difficulty_probs[d] for d in DIFFICULTIES])
+        chosen = DIFFICULTIES.index(r.difficulty)
+        assert chosen >= int(np.argmax(probs))
+        assert probs[chosen] >= probs.max() - HARDER_WITHIN - 1e-9
+        moved += chosen > int(np.argmax(probs))
+        if r.difficulty_margin >= HARDER_WITHIN:
+            assert chosen >= int(np.argmax(probs))
+    assert moved > 0  # the rule fires on real prompts, not only on made-up vectors
+
+
+def test_a_long_turn_is_never_easy(shipped: Classifier):
+    request = "write a commit message for this diff"
+    diff = "\n".join(f"-    retries_{i} = 3\n+    retries_{i} = 5" for i in range(40))
+    long_turn = f"{request}\n```diff\n{diff}\n```"
+    assert len(long_turn) > LONG_TURN_CHARS
+    short = shipped.classify([request])
+    long = shipped.classify([long_turn])
+    assert short.difficulty == "easy"
+    assert long.task == "docs"
+    assert long.difficulty == "medium"
+    assert long.difficulty_probs["easy"] > long.difficulty_probs["medium"]  # the floor decided
+    vector = shipped.embed([long_turn])[0]
+    assert shipped.classify_vectors(vector, chars=len(long_turn)) == long
+    assert shipped.classify_vectors(vector).difficulty == "easy"  # length unknown: no floor
+
+
+def test_clear_cases_of_each_difficulty(shipped: Classifier):
+    easy = shipped.classify(["fix the typo in this error message"])
+    hard = shipped.classify(
+        ["design a multi-region active-active architecture for our payments database"]
+    )
+    assert easy.difficulty == "easy"
+    assert hard.difficulty == "hard"
+
+
+# ----------------------------------------------------------------------------- session context
+
+FOLLOWS = [
+    (
+        "the signup endpoint returns 500 when the email has a plus sign\n```\n"
+        'Traceback (most recent call last):\n  File "api/users.py", line 31, in create\n'
+        "    local, domain = email.split('@')\nValueError: too many values to unpack\n```",
+        "still failing",
+        "debug",
+    ),
+    ("my flask app crashes on startup with KeyError: 'DATABASE_URL'", "same error", "debug"),
+    ("test_total fails: assert 29.999999999999996 == 30.0, fix the test", "still failing", "test"),
+    ("write pytest tests for the cart module: add, remove, totals", "yes do it", "test"),
+    (
+        "write a commit message for this diff\n```diff\n-retries = 3\n+retries = 5\n```",
+        "make it shorter",
+        "docs",
+    ),
+    ("rename `usr` to `user` in this file", "same for the other file", "edit"),
+    ("set up a github actions workflow that runs pytest on push", "same error", "ops"),
+    ("plan the migration of our user data from mongo to postgres", "ok go with option 2", "plan"),
+    (
+        "review this PR diff, it adds retries to the http client",
+        "what about the second file",
+        "review",
+    ),
+    ("explain how python's asyncio event loop schedules tasks", "more detail please", "explain"),
+    ("write a go function that sums the amount column of a csv", "yes please", "generate"),
+    (
+        "my react component re-renders in a loop after I added useEffect",
+        "nope, same thing",
+        "debug",
+    ),
+]
+
+SWITCHES = [
+    ("write a function that parses ISO 8601 dates", "now write a dockerfile for it", "ops"),
+    (
+        "write a function that parses ISO 8601 dates",
+        "now write unit tests for it with pytest",
+        "test",
+    ),
+    ("fix this KeyError in my flask view", "now write a commit message for the fix", "docs"),
+    (
+        "explain what this regex does",
+        "write a regex that also accepts lowercase letters",
+        "generate",
+    ),
+    (
+        "set up docker compose for the api and postgres",
+        "what does depends_on actually do",
+        "explain",
+    ),
+    ("review my migration file", "rename the column `usr_id` to `user_id` in it", "edit"),
+    ("plan the service split", "add docstrings to the new client module", "docs"),
+]
+
+
+@pytest.mark.parametrize(("first", "follow_up", "task"), FOLLOWS)
+def test_terse_follow_up_keeps_the_sessions_bucket(
+    shipped: Classifier, first: str, follow_up: str, task: str
+):
+    alone = shipped.classify([follow_up])
+    in_session = shipped.classify([first, follow_up])
+    assert in_session.task == task
+    assert in_session.context_weight >= 0.3  # the session contributed, and says so
+    assert alone.context_weight == 0.0
+
+
+@pytest.mark.parametrize(("first", "request_", "task"), SWITCHES)
+def test_explicit_new_request_switches_bucket(
+    shipped: Classifier, first: str, request_: str, task: str
+):
+    assert shipped.classify([first]).task != task
+    switched = shipped.classify([first, request_])
+    assert switched.task == task
+    assert switched.context_weight < 0.5
+
+
+def test_older_turns_weigh_less(shipped: Classifier):
+    recent_test = shipped.classify(
+        ["write a dockerfile for the api", "write pytest tests for the parser", "ok"]
+    )
+    recent_ops = shipped.classify(
+        ["write pytest tests for the parser", "write a dockerfile for the api", "ok"]
+    )
+    assert recent_test.task == "test"
+    assert recent_ops.task == "ops"
+
+
+def test_classify_vectors_matches_classify(shipped: Classifier):
+    turns = ["write pytest tests for the parser", "yes do it"]
+    vectors = shipped.embed(turns)
+    direct = shipped.classify_vectors(vectors[-1], list(vectors[:-1]))
+    assert direct == shipped.classify(turns)
+
+
+def test_history_turns_are_not_re_embedded_every_turn(encoder: Encoder):
+    counting = CountingEncoder(encoder)
+    clf = Classifier(counting, Classifier.load(encoder, None).model)
+    session = ["write pytest tests for the parser", "cover the empty input too"]
+    clf.classify(session)
+    before = counting.texts
+    clf.classify([*session, "yes do it"])
+    assert counting.texts == before + 1  # only the new turn went to the encoder
+
+
+def test_no_turns_is_an_error(shipped: Classifier):
+    with pytest.raises(ValueError, match="at least one turn"):
+        shipped.classify([])
+
+
+# ------------------------------------------------------------------------------ centroid cache
+
+
+def _cache_files(cache: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in (cache / "centroids").rglob("*.npy")}
+
+
+def test_centroid_cache_is_reused_and_fast(tmp_path: Path, encoder: Encoder):
+    examples = _copy_examples(tmp_path / "examples")
+    cache = tmp_path / "cache"
+    counting = CountingEncoder(encoder)
+    first = Classifier.load(counting, cache, examples)
+    embedded = counting.texts
+    assert embedded >= len(load_examples(examples))
+    files = _cache_files(cache)
+    assert files and all(p.parent.parent == cache / "centroids" for p in files)
+
+    timings = []
+    for _ in range(5):
+        began = time.perf_counter()
+        again = Classifier.load(counting, cache, examples)
+        timings.append(time.perf_counter() - began)
+    assert counting.texts == embedded  # nothing re-embedded
+    assert _cache_files(cache) == files  # nothing rewritten
+    assert statistics.median(timings) < 0.05  # a warm load reads a few small files
+    prompt = ["add type hints to this function"]
+    assert again.classify(prompt) == first.classify(prompt)
+
+
+def test_centroid_cache_is_invalidated_when_examples_change(tmp_path: Path, encoder: Encoder):
+    examples = _copy_examples(tmp_path / "examples")
+    cache = tmp_path / "cache"
+    counting = CountingEncoder(encoder)
+    Classifier.load(counting, cache, examples)
+    before = set(_cache_files(cache))
+    embedded = counting.texts
+
+    with (examples / "ops.toml").open("a", encoding="utf-8") as fh:
+        fh.write('\n[generate]\neasy = ["write a function that says hello"]\n')
+    Classifier.load(counting, cache, examples)
+    assert counting.texts > embedded  # re-embedded
+    assert set(_cache_files(cache)) - before  # under a new key
+
+
+def test_damaged_cache_is_rebuilt(tmp_path: Path, encoder: Encoder):
+    examples = _copy_examples(tmp_path / "examples")
+    cache = tmp_path / "cache"
+    reference = Classifier.load(encoder, cache, examples).classify(["sort the imports"])
+    victim = next(iter(_cache_files(cache)))
+    victim.write_bytes(b"not an npy file")
+    rebuilt = Classifier.load(encoder, cache, examples)
+    assert rebuilt.classify(["sort the imports"]) == reference
+
+
+def test_cache_key_covers_the_encoder_identity(tmp_path: Path, encoder: Encoder):
+    examples = _copy_examples(tmp_path / "examples")
+    cache = tmp_path / "cache"
+    Classifier.load(encoder, cache, examples)
+    other = CountingEncoder(encoder)
+    other.name = "another-encoder"
+    Classifier.load(other, cache, examples)
+    assert other.texts > 0
+    assert len({p.parent for p in _cache_files(cache)}) == 2
+
+
+def test_without_cache_dir_nothing_is_written(tmp_path: Path, encoder: Encoder, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    examples = _copy_examples(tmp_path / "examples")
+    Classifier.load(encoder, None, examples)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["examples"]
+
+
+# ------------------------------------------------------------------------------------------ speed
+
+
+def test_classifying_a_turn_costs_about_a_millisecond_beyond_encoding(shipped: Classifier):
+    turns = ["write pytest tests for the parser", "ok now the edge cases", "yes"]
+    vectors = shipped.embed(turns)
+    shipped.classify_vectors(vectors[-1], list(vectors[:-1]))  # warm-up
+    timings = []
+    for _ in range(200):
+        began = time.perf_counter()
+        shipped.classify_vectors(vectors[-1], list(vectors[:-1]))
+        timings.append(time.perf_counter() - began)
+    median = statistics.median(timings)
+    print(f"classify_vectors median {median * 1000:.3f} ms")
+    assert median < 0.003  # ~1 ms measured; the bound allows for a busy 2-core machine
+
+
+def test_example_dataclass_fields_are_stable():
+    # other modules and the bench read these
+    assert [f for f in Example.__dataclass_fields__] == ["text", "task", "difficulty", "source"]
+    assert clf_mod.FOLLOWUP_TABLE == "followup"
