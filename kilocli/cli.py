@@ -8,8 +8,8 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import json  # noqa: E402
-import sys  # noqa: E402
+import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
