@@ -156,6 +156,17 @@ class Router:
         exclude: Sequence[str] = (),
     ) -> Decision:
         pool = self.pool_for(tier)
+        notes: list[str] = []
+        reachable = self.reachable
+        if reachable is not None and pin is None and not any(m in reachable for m in pool.models):
+            # e.g. only a local Ollama: serve the user from the free tier rather than refuse
+            free = self.tier("free")
+            if any(m in reachable for m in free.models):
+                notes.append(
+                    f"none of the {pool.name} tier's models is reachable with your providers; "
+                    "using the free tier"
+                )
+                pool = free
         frontier = self.tier("frontier")
         constraints = Constraints(
             reachable=self.reachable,
@@ -175,6 +186,8 @@ class Router:
         )
         if self.pool_file is not None:
             decision = replace(decision, tier=f"{tier} (pool {self.pool_file.name})")
+        if notes:
+            decision = replace(decision, tier=pool.name, notes=[*notes, *decision.notes])
         return decision
 
     def decide_many(self, prompts: Sequence[str], *, tier: str, **kwargs: Any) -> list[Decision]:

@@ -211,3 +211,14 @@ def test_two_asks_at_once_both_land(kilo, fake_server):
     assert (
         listing.returncode == 0 and listing.stdout.decode().count("explain list comprehension") == 2
     )
+
+
+def test_ollama_only_user_is_served_from_the_free_tier_at_zero_cost(kilo, fake_server):
+    fake_server.script(answer="Rename done.", input_tokens=30, output_tokens=4)
+    proc = kilo(["ask", "--json", "rename x to y in utils.py"], env={"OLLAMA_HOST": fake_server.root})
+    assert proc.returncode == 0, proc.stderr.decode()
+    obj = json.loads(proc.stdout)
+    assert obj["provider"] == "ollama" and obj["cost_usd"] == 0.0
+    assert obj["decision"]["tier"] == "free"
+    assert fake_server.requests[-1].path == "/v1/chat/completions"
+    assert "authorization" not in fake_server.requests[-1].headers
