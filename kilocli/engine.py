@@ -190,6 +190,55 @@ class Router:
             decision = replace(decision, tier=pool.name, notes=[*notes, *decision.notes])
         return decision
 
+    def stronger(self, decision: Decision) -> Decision | None:
+        """The cheapest reachable model more skilled than the decision's for the same cell, from
+        the tier's pool and the frontier tier (for `/retry --up`); None when nothing is stronger."""
+        from kilocli.routing.cost import estimate_cost
+
+        cell = (decision.task, decision.difficulty)
+        current = self.catalogue.models.get(decision.model)
+        floor = current.skills[cell].value if current and cell in current.skills else -1.0
+        tier = decision.tier if decision.tier in self._tier_names() else self.settings.tier
+        names = dict.fromkeys([*self.pool_for(tier).models, *self.tier("frontier").models])
+        reachable = self.reachable
+        best: tuple[float, float, str] | None = None
+        for model_id in names:
+            spec = self.catalogue.models.get(model_id)
+            if spec is None or cell not in spec.skills or model_id in self.settings.exclude:
+                continue
+            if reachable is not None and model_id not in reachable:
+                continue
+            skill = spec.skills[cell].value
+            if skill <= floor:
+                continue
+            cost = estimate_cost(spec.price, decision.input_tokens, decision.expected_output_tokens)
+            key = (float("inf") if cost is None else cost, -skill, model_id)
+            if best is None or key < best:
+                best = key
+        if best is None:
+            return None
+        cost, neg_skill, model_id = best
+        return replace(
+            decision,
+            model=model_id,
+            provider=None if reachable is None else reachable.get(model_id),
+            estimated_cost_usd=None if cost == float("inf") else cost,
+            skill=-neg_skill,
+            fallback_used=False,
+            sticky=False,
+            pinned=False,
+            reason=(
+                f"retry with a stronger model: {model_id} (skill {-neg_skill:.2f} for "
+                f"{decision.task}/{decision.difficulty}, was {decision.model} {max(floor, 0):.2f})"
+            ),
+        )
+
+    @staticmethod
+    def _tier_names() -> tuple[str, ...]:
+        from kilocli.routing.pools import TIER_NAMES
+
+        return TIER_NAMES
+
     def decide_many(self, prompts: Sequence[str], *, tier: str, **kwargs: Any) -> list[Decision]:
         """Independent one-turn prompts, encoded in batches (kilo route --batch)."""
         classifications = self.classifier.classify_many(list(prompts))

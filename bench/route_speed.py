@@ -1,0 +1,143 @@
+"""Routing speed on this machine: cold `kilo route`, in-process decisions, batch throughput, RSS.
+
+Usage: python bench/route_speed.py [--runs N]
+Targets (DESIGN.md): cold median <= 0.5 s after the one-time export; in-process p95 <= 10 ms for a
+short turn and <= 30 ms with 2k tokens of pasted code; --batch >= 300 prompts/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+SHORT = "rename the variable tmp to total in utils.py"
+CODE_LINE = (
+    "    result = compute_total(items, discount=0.15, tax_rate=rate) + shipping_fee(order)\n"
+)
+
+
+def pasted_code_prompt(tokens: int = 2000) -> str:
+    from kilocli.routing.cost import count_tokens
+
+    body = "def process(order, items, rate):\n"
+    while count_tokens(body) < tokens:
+        body += CODE_LINE
+    return f"why does this return the wrong total?\n```python\n{body}```"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def cold_runs(runs: int, env: dict[str, str]) -> tuple[list[float], int]:
+    times: list[float] = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "kilocli", "route", SHORT],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
+        times.append(time.perf_counter() - started)
+    rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return times, rss_kb
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=2000)
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="kilocli-bench-"))
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env["KILOCLI_HOME"] = str(home)
+    os.environ["KILOCLI_HOME"] = str(home)
+    for var in ("OPENROUTER_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OLLAMA_HOST"):
+        os.environ.pop(var, None)
+
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "kilocli", "setup"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    print(f"one-time setup (export + verify + centroids): {time.perf_counter() - started:.1f} s")
+
+    times, rss_kb = cold_runs(args.runs, env)
+    print(
+        f"cold `kilo route` ({args.runs} runs): median {statistics.median(times):.3f} s, "
+        f"min {min(times):.3f} s, max {max(times):.3f} s   (target median <= 0.5 s)"
+    )
+    print(f"peak RSS of a cold `kilo route`: {rss_kb / 1024:.0f} MB")
+
+    from kilocli.config import get_paths
+    from kilocli.engine import Router
+    from kilocli.settings import load_settings
+
+    paths = get_paths()
+    router = Router(paths, load_settings(paths))
+    router.warm()
+    long_prompt = pasted_code_prompt()
+    for label, prompt, target in (
+        ("short turn", SHORT, 10),
+        ("2k tokens of code", long_prompt, 30),
+    ):
+        router.decide([prompt], tier="auto-efficient")  # warm caches
+        samples = []
+        for i in range(200):
+            text = f"{prompt} #{i}"  # defeat the classifier's per-turn embedding memo
+            t0 = time.perf_counter()
+            router.decide([text], tier="auto-efficient")
+            samples.append((time.perf_counter() - t0) * 1000)
+        print(
+            f"in-process decision, {label}: p50 {percentile(samples, 50):.1f} ms, "
+            f"p95 {percentile(samples, 95):.1f} ms   (target p95 <= {target} ms)"
+        )
+    print(
+        f"in-process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
+
+    dev = Path(__file__).resolve().parents[1] / "dev" / "dev_set.jsonl"
+    base = [json.loads(line)["prompt"] for line in dev.read_text().splitlines() if line.strip()]
+    prompts = [base[i % len(base)] + f" ({i})" for i in range(args.batch_size)]
+    batch_file = home / "batch.jsonl"
+    batch_file.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in prompts))
+    t0 = time.perf_counter()
+    router.decide_many(prompts, tier="auto-efficient")
+    inproc = len(prompts) / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "kilocli", "route", "--batch", str(batch_file)],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    cli = len(prompts) / (time.perf_counter() - t0)
+    print(
+        f"batch of {len(prompts)} dev-set prompts: `kilo route --batch` {cli:.0f} prompts/s "
+        f"end to end (process start included); in-process {inproc:.0f} prompts/s   (target >= 300)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
