@@ -347,7 +347,12 @@ def setup() -> None:
     )
     with output.stderr().status("Preparing the fast encoder...") as status:
         report = setup_encoder(paths, model_path, progress=lambda msg: status.update(msg))
-    output.stderr().print(f"encoder ready: {report}", markup=False)
+    if report.verified:
+        output.stderr().print(f"encoder ready: {report}", markup=False)
+    else:
+        output.warn(
+            f"the ONNX export failed its check; the slower reference encoder is used: {report}"
+        )
     from kilocli.engine import Router
 
     Router(paths, settings, on_note=output.note).warm()

@@ -340,6 +340,17 @@ def test_reference_fits_the_same_way(fast: Encoder, reference: Encoder) -> None:
     assert cosines(fast.encode([text]), reference.encode([text])).min() >= MIN_COSINE
 
 
+def test_a_smaller_window_fits_to_it_on_both_encoders(fast: Encoder, reference: Encoder) -> None:
+    text = code_block(2000) + "\n" + INSTRUCTION
+    fitted = fit_text(text, tokenizer(), 96)
+    assert fitted.startswith(INSTRUCTION) and n_pieces(fitted) <= 96
+    small, fitted_row, full = fast.encode([text, fitted, text], max_tokens=96)
+    assert float(small @ fitted_row) > 0.99999
+    assert float(small @ fast.encode([text])[0]) < 0.9999  # a different, shorter window
+    assert cosines(reference.encode([text], max_tokens=96), small[None]).min() >= MIN_COSINE
+    assert float(full @ small) > 0.99999
+
+
 def test_instruction_before_code_keeps_code_up_to_the_window() -> None:
     text = INSTRUCTION + "\n" + code_block(3000)
     fitted = fit_text(text, tokenizer())

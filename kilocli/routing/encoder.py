@@ -82,8 +82,9 @@ class Encoder(Protocol):
     name: str  # "onnx" or "reference"
     dim: int  # 384
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """(n, 384) float32 rows, L2-normalised; texts over 256 word pieces go through fit_text."""
+    def encode(self, texts: Sequence[str], max_tokens: int = MAX_TOKENS) -> np.ndarray:
+        """(n, 384) float32 rows, L2-normalised; texts over ``max_tokens`` word pieces (at most
+        256) go through fit_text. A smaller window is cheaper: used for pastes."""
         ...
 
 
@@ -427,19 +428,20 @@ class OnnxEncoder:
             raise EncoderUnavailable(f"{model_file}: onnxruntime cannot load it: {exc}") from None
         self.path = model_file
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], max_tokens: int = MAX_TOKENS) -> np.ndarray:
         import numpy as np
 
+        max_tokens = min(max_tokens, MAX_TOKENS)
         texts = list(texts)
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         if not texts:
             return out
         rows = [e.ids for e in self.tokenizer.encode_batch(texts)]
         for i, ids in enumerate(rows):
-            if len(ids) > MAX_TOKENS:
-                rows[i] = self.tokenizer.encode(fit_text(texts[i], self.tokenizer)).ids
-                if len(rows[i]) > MAX_TOKENS:  # fit_text prevents it; the guard costs nothing
-                    rows[i] = [*rows[i][: MAX_TOKENS - 1], self._sep]
+            if len(ids) > max_tokens:
+                rows[i] = self.tokenizer.encode(fit_text(texts[i], self.tokenizer, max_tokens)).ids
+                if len(rows[i]) > max_tokens:  # fit_text prevents it; the guard costs nothing
+                    rows[i] = [*rows[i][: max_tokens - 1], self._sep]
         lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
         order = np.argsort(lengths, kind="stable")  # similar lengths together: little padding
         for start in range(0, len(order), BATCH):
@@ -478,10 +480,11 @@ class ReferenceEncoder:
             ) from None
         self.model.max_seq_length = MAX_TOKENS
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], max_tokens: int = MAX_TOKENS) -> np.ndarray:
         import numpy as np
 
-        texts = [fit_text(t, self.tokenizer) for t in texts]
+        max_tokens = min(max_tokens, MAX_TOKENS)
+        texts = [fit_text(t, self.tokenizer, max_tokens) for t in texts]
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         vectors = self.model.encode(
