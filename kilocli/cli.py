@@ -350,7 +350,7 @@ def setup() -> None:
     if report.verified:
         output.stderr().print(f"encoder ready: {report}", markup=False)
     else:
-        output.warn(
+        output.warn(f"the ONNX export failed its check; using the reference encoder: {report}")
             f"the ONNX export failed its check; the slower reference encoder is used: {report}"
         )
     from kilocli.engine import Router
