@@ -351,8 +351,6 @@ def setup() -> None:
         output.stderr().print(f"encoder ready: {report}", markup=False)
     else:
         output.warn(f"the ONNX export failed its check; using the reference encoder: {report}")
-            f"the ONNX export failed its check; the slower reference encoder is used: {report}"
-        )
     from kilocli.engine import Router
 
     Router(paths, settings, on_note=output.note).warm()

@@ -84,7 +84,7 @@ def read_toml(path: Path) -> dict[str, Any]:
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Write via a temp file in the same folder and rename, so readers never see half a file.
 
-    The temp file is created with ``mode`` from the start (0600 for keys: no window with wider rights).
+    The temp file has ``mode`` from the start (0600 for keys: no window with wider rights).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

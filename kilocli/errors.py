@@ -2,9 +2,9 @@
 
     KiloError                     exit 1 unless a subclass says otherwise
     ├── UsageError                exit 2: bad flag, empty prompt, unknown tier
-    ├── ConfigError               exit 2: config, keys or pool file is invalid (names file and line/key)
+    ├── ConfigError               exit 2: config, keys or pool file invalid (names file, line/key)
     │   └── PoolError
-    ├── EncoderUnavailable        exit 2: the MiniLM weights or a library is missing (says what to install)
+    ├── EncoderUnavailable        exit 2: MiniLM weights or a library missing (says what to install)
     └── ProviderError             exit 1: see kilocli.providers.errors for the provider failure tree
     Interrupted                   exit 130: Ctrl-C
 

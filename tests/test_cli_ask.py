@@ -215,7 +215,8 @@ def test_two_asks_at_once_both_land(kilo, fake_server):
 
 def test_ollama_only_user_is_served_from_the_free_tier_at_zero_cost(kilo, fake_server):
     fake_server.script(answer="Rename done.", input_tokens=30, output_tokens=4)
-    proc = kilo(["ask", "--json", "rename x to y in utils.py"], env={"OLLAMA_HOST": fake_server.root})
+    env = {"OLLAMA_HOST": fake_server.root}
+    proc = kilo(["ask", "--json", "rename x to y in utils.py"], env=env)
     assert proc.returncode == 0, proc.stderr.decode()
     obj = json.loads(proc.stdout)
     assert obj["provider"] == "ollama" and obj["cost_usd"] == 0.0
