@@ -1,4 +1,4 @@
-"""The held-out dev set is well-formed, and the bench's loader and metrics do what they say."""
+"""The held-out dev sets (A and B) are well-formed; the bench's loader and metrics work."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
 
 REPO = Path(__file__).resolve().parent.parent
 DEV_SET = REPO / "dev" / "dev_set.jsonl"
+DEV_SETS = [DEV_SET, REPO / "dev" / "dev_set_b.jsonl"]  # set B: second held-out set, written blind
 REQUIRED = {"id", "prompt", "task", "difficulty", "source"}
 ALLOWED = REQUIRED | {"context"}
 SOURCE = re.compile(
@@ -24,12 +25,12 @@ SOURCE = re.compile(
 )
 
 
-def _rows() -> list[tuple[int, dict[str, object]]]:
+def _rows(path: Path = DEV_SET) -> list[tuple[int, dict[str, object]]]:
     rows = []
-    for lineno, line in enumerate(DEV_SET.read_text(encoding="utf-8").splitlines(), 1):
-        assert line.strip(), f"dev_set.jsonl:{lineno}: blank line"
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        assert line.strip(), f"{path.name}:{lineno}: blank line"
         obj = json.loads(line)
-        assert isinstance(obj, dict), f"dev_set.jsonl:{lineno}: not an object"
+        assert isinstance(obj, dict), f"{path.name}:{lineno}: not an object"
         rows.append((lineno, obj))
     return rows
 
@@ -46,9 +47,10 @@ def bench() -> ModuleType:
     return module
 
 
-def test_every_line_is_a_labeled_item() -> None:
-    for lineno, obj in _rows():
-        where = f"dev_set.jsonl:{lineno}"
+@pytest.mark.parametrize("path", DEV_SETS, ids=lambda p: p.name)
+def test_every_line_is_a_labeled_item(path: Path) -> None:
+    for lineno, obj in _rows(path):
+        where = f"{path.name}:{lineno}"
         assert obj.keys() >= REQUIRED, f"{where}: missing {REQUIRED - obj.keys()}"
         assert obj.keys() <= ALLOWED, f"{where}: unexpected {obj.keys() - ALLOWED}"
         assert obj["task"] in TASKS, f"{where}: task {obj['task']!r}"
@@ -60,8 +62,9 @@ def test_every_line_is_a_labeled_item() -> None:
         assert SOURCE.match(str(obj["source"])), f"{where}: source {obj['source']!r}"
 
 
-def test_ids_unique_and_enough_items_per_bucket() -> None:
-    rows = [obj for _, obj in _rows()]
+@pytest.mark.parametrize("path", DEV_SETS, ids=lambda p: p.name)
+def test_ids_unique_and_enough_items_per_bucket(path: Path) -> None:
+    rows = [obj for _, obj in _rows(path)]
     ids = Counter(obj["id"] for obj in rows)
     assert [i for i, n in ids.items() if n > 1] == []
     assert len(rows) >= 300
@@ -72,14 +75,16 @@ def test_ids_unique_and_enough_items_per_bucket() -> None:
     assert sum(1 for obj in rows if obj.get("context")) >= 30  # terse follow-ups with a session
 
 
-def test_no_duplicate_single_turn_prompts() -> None:
-    single = Counter(obj["prompt"] for _, obj in _rows() if not obj.get("context"))
+@pytest.mark.parametrize("path", DEV_SETS, ids=lambda p: p.name)
+def test_no_duplicate_single_turn_prompts(path: Path) -> None:
+    single = Counter(obj["prompt"] for _, obj in _rows(path) if not obj.get("context"))
     assert [p[:60] for p, n in single.items() if n > 1] == []
 
 
-def test_loader_reads_the_whole_set(bench: ModuleType) -> None:
-    items = bench.load_dev_set(DEV_SET)
-    assert len(items) == len(_rows())
+@pytest.mark.parametrize("path", DEV_SETS, ids=lambda p: p.name)
+def test_loader_reads_the_whole_set(bench: ModuleType, path: Path) -> None:
+    items = bench.load_dev_set(path)
+    assert len(items) == len(_rows(path))
     follow_up = next(i for i in items if i.context)
     assert follow_up.turns == [*follow_up.context, follow_up.prompt]
 
