@@ -70,7 +70,12 @@ def explain(decision: Decision) -> RenderableType:
     cands.add_column("skill", justify="right")
     cands.add_column("est. cost", justify="right", no_wrap=True)
     cands.add_column("verdict", overflow="fold")
-    for c in decision.candidates:
+    # usable candidates first, cheapest first: the choice reads from the top
+    ordered = sorted(
+        decision.candidates,
+        key=lambda c: (not c.eligible, c.estimated_cost_usd is None, c.estimated_cost_usd or 0.0),
+    )
+    for c in ordered:
         chosen = c.model == decision.model
         mark = "→ " if chosen else "  "
         verdict = "adequate" if c.adequate else (c.reason or "not adequate")

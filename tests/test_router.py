@@ -215,7 +215,7 @@ def test_unreachable_models_are_skipped_and_the_provider_is_reported():
     assert (d.model, d.provider) == ("dear", "anthropic")
     cheap = row(d, "cheap")
     assert not cheap.eligible and cheap.provider is None
-    assert cheap.reason == "unreachable: no configured provider serves it (openrouter)"
+    assert cheap.reason == "unreachable: needs openrouter"
     assert d.no_provider_configured is False and d.notes == []
 
 

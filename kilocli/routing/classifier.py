@@ -67,6 +67,7 @@ HARDER_WITHIN = 0.3
 LONG_TURN_CHARS = 1000
 CONTEXT_DECAY = 0.5  # weight of each earlier turn relative to the next one
 MAX_CONTEXT_WEIGHT = 0.85  # context share for a contentless turn ("ok", "do it")
+INHERIT_WEIGHT = 0.5  # from this context share up, a turn is never easier than its session
 # Informativeness of a turn: how much closer it is to its nearest task centroid than to the
 # centroid of the follow-up turns ("ok go ahead", "still failing"), mapped linearly from
 # [INFO_LOW, INFO_HIGH] (a cosine difference) onto [0, 1].
@@ -476,7 +477,10 @@ class Classifier:
             return self._decide(current[None, :], np.zeros(1), length)[0]
         weight = MAX_CONTEXT_WEIGHT * (1.0 - self.informativeness(current))
         blended = _normalise((1.0 - weight) * current + weight * context)
-        return self._decide(blended[None, :], np.array([weight]), length)[0]
+        floor = 0
+        if weight >= INHERIT_WEIGHT:  # a follow-up: at least as hard as what the session asked
+            floor = harder_on_ties(self._difficulty_probs(context[None, :])[0])
+        return self._decide(blended[None, :], np.array([weight]), length, np.array([floor]))[0]
 
     def informativeness(self, vector: np.ndarray) -> float:
         """0 for a contentless follow-up ("ok go ahead"), 1 for a turn stating its own request."""
@@ -496,14 +500,24 @@ class Classifier:
             weight *= CONTEXT_DECAY
         return _normalise(total)
 
+    def _difficulty_probs(self, vectors: np.ndarray) -> np.ndarray:
+        return _softmax(self._diff.scores(vectors), DIFFICULTY_TEMPERATURE)
+
     def _decide(
-        self, vectors: np.ndarray, context_weights: np.ndarray, chars: np.ndarray
+        self,
+        vectors: np.ndarray,
+        context_weights: np.ndarray,
+        chars: np.ndarray,
+        floors: np.ndarray | None = None,
     ) -> list[Classification]:
+        """``floors``: per turn, the easiest difficulty index it may get (default 0)."""
         task_p = _softmax(self._task.scores(vectors), TASK_TEMPERATURE)
-        diff_p = _softmax(self._diff.scores(vectors), DIFFICULTY_TEMPERATURE)
+        diff_p = self._difficulty_probs(vectors)
+        if floors is None:
+            floors = np.zeros(len(vectors), dtype=int)
         out = []
-        for tp, dp, cw, n in zip(task_p, diff_p, context_weights, chars, strict=True):
-            level = harder_on_ties(dp)
+        for tp, dp, cw, n, lo in zip(task_p, diff_p, context_weights, chars, floors, strict=True):
+            level = max(harder_on_ties(dp), int(lo))
             if n > LONG_TURN_CHARS:
                 level = max(level, DIFFICULTIES.index("medium"))
             out.append(

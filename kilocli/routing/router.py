@@ -230,7 +230,7 @@ def _evaluate(model_id: str, index: int, catalogue: Catalogue, ctx: _Context) ->
         row.filtered = "unreachable"
         row.reason = "unreachable: no configured provider serves it"
         if spec.provider_ids:
-            row.reason += f" ({', '.join(spec.provider_ids)})"
+            row.reason = f"unreachable: needs {' or '.join(spec.provider_ids)}"
     elif needed > spec.context_window:
         row.filtered = "context"
         row.reason = f"context {spec.context_window:,} < {needed:,} tokens needed"
