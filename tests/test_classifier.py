@@ -22,6 +22,7 @@ from kilocli.errors import ConfigError
 from kilocli.routing import classifier as clf_mod
 from kilocli.routing.classifier import (
     HARDER_WITHIN,
+    INHERIT_WEIGHT,
     LONG_TURN_CHARS,
     Classification,
     Classifier,
@@ -35,7 +36,7 @@ from kilocli.routing.classifier import (
 from kilocli.routing.encoder import Encoder, load_encoder
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
 
-# Minimums on the held-aside split (measured: task 0.84, difficulty 0.72, under-routing 0.05).
+# Minimums on the held-aside split (measured: task 0.85, difficulty 0.79, under-routing 0.04).
 MIN_TASK_ACCURACY = 0.80
 MIN_DIFFICULTY_ACCURACY = 0.65
 MAX_UNDER_ROUTING = 0.09
@@ -255,9 +256,9 @@ def test_one_obvious_request_per_bucket(shipped: Classifier, prompt: str, task: 
 
 
 def test_harder_on_ties_rule():
-    assert pytest.approx(0.3) == HARDER_WITHIN
+    assert pytest.approx(0.2) == HARDER_WITHIN
     assert harder_on_ties(np.array([0.80, 0.15, 0.05])) == 0  # clear: easy stays easy
-    assert harder_on_ties(np.array([0.55, 0.35, 0.10])) == 1  # near tie: the harder one
+    assert harder_on_ties(np.array([0.55, 0.38, 0.07])) == 1  # near tie: the harder one
     assert harder_on_ties(np.array([0.45, 0.15, 0.40])) == 2  # the hardest within reach wins
     assert harder_on_ties(np.array([0.05, 0.20, 0.75])) == 2
     assert harder_on_ties(np.array([0.10, 0.75, 0.15])) == 1  # never moves to an easier one
@@ -381,6 +382,33 @@ def test_explicit_new_request_switches_bucket(
     switched = shipped.classify([first, request_])
     assert switched.task == task
     assert switched.context_weight < 0.5
+
+
+def test_a_follow_up_is_never_easier_than_its_session(shipped: Classifier):
+    sessions = [
+        "my flask app crashes on startup with KeyError: 'DATABASE_URL'",
+        "our checkout page is slow since we added the recommendations widget",
+        "review this PR diff, it adds retries to the http client",
+    ]
+    floored = 0
+    for first in sessions:
+        context = shipped.classify([first])
+        context_level = harder_on_ties(
+            np.array([context.difficulty_probs[d] for d in DIFFICULTIES])
+        )
+        for follow_up in ("ok", "yes do it", "same error", "hm"):
+            alone = shipped.classify([follow_up])
+            in_session = shipped.classify([first, follow_up])
+            assert in_session.context_weight >= INHERIT_WEIGHT
+            assert DIFFICULTIES.index(in_session.difficulty) >= context_level
+            floored += DIFFICULTIES.index(alone.difficulty) < context_level
+    assert floored > 0  # the follow-ups alone would have been easier: the session lifted them
+    # an explicit new request decides for itself: a commit message after a hard bug stays easy
+    hard = "two replicas both accepted writes during the partition and the balances now disagree"
+    switched = shipped.classify([hard, "now write a commit message for the fix"])
+    assert shipped.classify([hard]).difficulty == "hard"
+    assert switched.context_weight < INHERIT_WEIGHT
+    assert (switched.task, switched.difficulty) == ("docs", "easy")
 
 
 def test_older_turns_weigh_less(shipped: Classifier):
