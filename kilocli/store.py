@@ -14,6 +14,7 @@ import os
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -273,6 +274,22 @@ def _flag(value: Any) -> int | None:
 
 
 # -- the store ------------------------------------------------------------------------------
+def _enable_wal(conn: sqlite3.Connection, attempts: int = 50) -> None:
+    """Switch a new database to WAL. The switch needs the database to itself and SQLite does not
+    apply busy_timeout to it, so two processes creating the database at once retry here."""
+    for attempt in range(attempts):
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
+
+
 class Store:
     """One SQLite connection; thread-safe (a streaming thread may call save_partial)."""
 
@@ -303,8 +320,7 @@ class Store:
             )
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn)
             # WAL + NORMAL: commits are not fsynced yet never corrupt; a power cut may lose the last
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as exc:

@@ -361,3 +361,21 @@ def test_stats_aggregates_by_day_model_task_and_saving(db: Path) -> None:
     later = store.stats(since=datetime(2026, 11, 2, tzinfo=timezone.utc))
     assert (later.turns, [d.key for d in later.by_day]) == (2, ["2026-11-02"])
     assert later.to_json()["saving_usd"] == pytest.approx(0.008)
+
+
+def _open_new_session(db: str) -> str:
+    try:
+        Store(Path(db)).new_session("ask", "auto-efficient", "race")
+        return "ok"
+    except Exception as exc:  # reported back to the test as text
+        return f"{type(exc).__name__}: {exc}"
+
+
+def test_processes_creating_a_fresh_database_at_once_all_succeed(tmp_path: Path) -> None:
+    # switching a new file to WAL needs it exclusively, and busy_timeout does not cover that
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        for round_ in range(6):
+            db = str(tmp_path / f"race{round_}.db")
+            assert pool.map(_open_new_session, [db] * 4) == ["ok"] * 4
