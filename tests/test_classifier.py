@@ -51,9 +51,9 @@ class CountingEncoder:
         self.dim = inner.dim
         self.texts = 0
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], max_tokens: int = 256) -> np.ndarray:
         self.texts += len(texts)
-        return self.inner.encode(texts)
+        return self.inner.encode(texts, max_tokens=max_tokens)
 
 
 class MemoEncoder:
@@ -63,13 +63,15 @@ class MemoEncoder:
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
-        self.memo: dict[str, np.ndarray] = {}
+        self.memo: dict[tuple[str, int], np.ndarray] = {}
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self.memo))
+    def encode(self, texts: Sequence[str], max_tokens: int = 256) -> np.ndarray:
+        keys = [(t, max_tokens) for t in texts]
+        missing = list(dict.fromkeys(k for k in keys if k not in self.memo))
         if missing:
-            self.memo.update(zip(missing, self.inner.encode(missing), strict=True))
-        return np.stack([self.memo[t] for t in texts]) if texts else self.inner.encode([])
+            vectors = self.inner.encode([t for t, _ in missing], max_tokens=max_tokens)
+            self.memo.update(zip(missing, vectors, strict=True))
+        return np.stack([self.memo[k] for k in keys]) if texts else self.inner.encode([])
 
 
 @pytest.fixture(scope="session")
