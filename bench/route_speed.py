@@ -43,19 +43,28 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def cold_runs(runs: int, env: dict[str, str]) -> tuple[list[float], int]:
+    """Wall times of cold `kilo route` runs, and their peak RSS (measured in a wrapper process so
+    that the setup run's torch does not count)."""
+    wrapper = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL,"
+        " stdin=subprocess.DEVNULL)\n"
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
     times: list[float] = []
+    peak_kb = 0
     for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "kilocli", "route", SHORT],
+        out = subprocess.run(
+            [sys.executable, "-c", wrapper, sys.executable, "-m", "kilocli", "route", SHORT],
             env=env,
             check=True,
-            stdout=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-        )
-        times.append(time.perf_counter() - started)
-    rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return times, rss_kb
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        times.append(float(out[0]))
+        peak_kb = max(peak_kb, int(out[1]))
+    return times, peak_kb
 
 
 def main() -> int:
@@ -114,6 +123,12 @@ def main() -> int:
     print(
         f"in-process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
     )
+
+    short_prompts = [f"{SHORT} ({i})" for i in range(args.batch_size)]
+    t0 = time.perf_counter()
+    router.decide_many(short_prompts, tier="auto-efficient")
+    short_rate = len(short_prompts) / (time.perf_counter() - t0)
+    print(f"in-process batch of {len(short_prompts)} short prompts: {short_rate:.0f} prompts/s")
 
     dev = Path(__file__).resolve().parents[1] / "dev" / "dev_set.jsonl"
     base = [json.loads(line)["prompt"] for line in dev.read_text().splitlines() if line.strip()]
