@@ -539,3 +539,19 @@ def test_example_dataclass_fields_are_stable():
     # other modules and the bench read these
     assert [f for f in Example.__dataclass_fields__] == ["text", "task", "difficulty", "source"]
     assert clf_mod.FOLLOWUP_TABLE == "followup"
+
+
+def test_a_turn_carrying_on_the_sessions_task_keeps_its_difficulty(shipped: Classifier):
+    # informative enough to lean little on the session, but the same task: no easier than it
+    first = (
+        "our kafka consumers lose messages when a rebalance happens during a deploy, "
+        "find out why and fix it"
+    )
+    follow_up = "still losing messages, the error is CommitFailedException in the logs"
+    assert shipped.classify([first]).difficulty == "hard"
+    alone = shipped.classify([follow_up])
+    in_session = shipped.classify([first, follow_up])
+    assert alone.task == in_session.task == "debug"
+    assert DIFFICULTIES.index(alone.difficulty) < DIFFICULTIES.index("hard")
+    assert in_session.context_weight < INHERIT_WEIGHT
+    assert in_session.difficulty == "hard"
