@@ -57,6 +57,7 @@ class Router:
         # --pool FILE replaces the tier's pool (the frontier comparison still uses its tier)
         self._pool_override = load_pool_file(pool_file, self.catalogue) if pool_file else None
         self._reachable: dict[str, str] | bool | None = False  # False = not computed yet
+        self._providers: list[Any] | None = None
 
     # -- loading -----------------------------------------------------------------------------
     def warm(self) -> None:
@@ -98,18 +99,21 @@ class Router:
         return self._reachable  # type: ignore[return-value]
 
     def providers(self) -> list[Any]:
-        import os
+        """The configured providers, in serving order (read once: keys file and environment)."""
+        if self._providers is None:
+            import os
 
-        from kilocli.keys import get_key
-        from kilocli.providers.registry import configured_providers
+            from kilocli.keys import get_key
+            from kilocli.providers.registry import configured_providers
 
-        env = self._env if self._env is not None else dict(os.environ)
-        return configured_providers(
-            self.settings.providers_as_dicts(),
-            lambda var: get_key(var, self.paths, env=env),
-            env,
-            order=self.settings.provider_order,
-        )
+            env = self._env if self._env is not None else dict(os.environ)
+            self._providers = configured_providers(
+                self.settings.providers_as_dicts(),
+                lambda var: get_key(var, self.paths, env=env),
+                env,
+                order=self.settings.provider_order,
+            )
+        return self._providers
 
     # -- deciding ----------------------------------------------------------------------------
     def pool_for(self, tier: str) -> TierPool:
