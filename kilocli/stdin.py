@@ -49,6 +49,12 @@ def read_piped_stdin(
             wait = first_byte_timeout() if timeout is None else timeout
             ready, _, _ = select.select([fd], [], [], wait)
             if not ready:
+                from kilocli.output import note
+
+                note(
+                    f"stdin: nothing arrived within {wait:g} s, so it is ignored "
+                    "(KILOCLI_STDIN_TIMEOUT waits longer; '-' waits for it; --no-stdin skips it)"
+                )
                 return None
     data = stream.read(MAX_PROMPT_BYTES + 1)
     if data is None:

@@ -192,3 +192,30 @@ def test_help_does_not_import_torch(kilo):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_an_idle_inherited_pipe_does_not_hang(kilo):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.update(KILOCLI_HOME=str(kilo.home), HF_HUB_OFFLINE="1", KILOCLI_STDIN_TIMEOUT="1")
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kilocli", "route", "fix the typo in the readme"],
+        env=env,
+        stdin=subprocess.PIPE,  # held open by us and never written: an idle pipe
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        proc.wait(timeout=30)  # communicate() would close stdin: the pipe must stay open and idle
+        out, err = proc.stdout.read(), proc.stderr.read()
+    finally:
+        proc.stdin.close()
+    assert proc.returncode == 0, err.decode()
+    assert time.monotonic() - started < 20
+    assert b"auto-efficient" in out
+    assert b"nothing arrived within 1 s" in err
