@@ -404,6 +404,10 @@ class Engine:
         answer = "".join(chunks)
         duration_ms = int((self.clock() - started) * 1000)
         cost = self._cost(model, usage)
+        # what the frontier tier would have charged for this very usage (not for the estimate)
+        frontier_cost = decision.frontier_cost_usd
+        if usage is not None and decision.frontier_model:
+            frontier_cost = self._cost(decision.frontier_model, replace(usage, cost_usd=None))
         self.store.finish_turn(
             turn_id,
             answer=answer,
@@ -421,7 +425,7 @@ class Engine:
             },
             estimated_cost_usd=decision.estimated_cost_usd,
             cost_usd=cost,
-            frontier_cost_usd=decision.frontier_cost_usd,
+            frontier_cost_usd=frontier_cost,
             latency_ms=duration_ms,
             error=error,
         )

@@ -68,6 +68,12 @@ def test_json_output_and_cost_from_usage(kilo, fake_server):
     expected = (600 * price.input + 400 * cached + 500 * price.output) / 1e6
     assert obj["cost_usd"] == pytest.approx(expected, rel=1e-6)
     assert obj["decision"]["model"] == obj["model"]
+    # the saving is measured on the real usage: the frontier model's prices for the same tokens
+    frontier = load_catalogue().models[obj["decision"]["frontier_model"]].price
+    f_cached = frontier.cached_input if frontier.cached_input is not None else frontier.input
+    f_expected = (600 * frontier.input + 400 * f_cached + 500 * frontier.output) / 1e6
+    row = _turns(kilo.home)[0]
+    assert row["frontier_cost_usd"] == pytest.approx(f_expected, rel=1e-6)
 
 
 def test_rate_limit_is_retried_after_retry_after(kilo, fake_server):
