@@ -555,3 +555,20 @@ def test_a_turn_carrying_on_the_sessions_task_keeps_its_difficulty(shipped: Clas
     assert DIFFICULTIES.index(alone.difficulty) < DIFFICULTIES.index("hard")
     assert in_session.context_weight < INHERIT_WEIGHT
     assert in_session.difficulty == "hard"
+
+
+def test_a_bug_report_in_the_sessions_work_keeps_its_difficulty(shipped: Classifier):
+    first = (
+        "write a python service that syncs orders from shopify into our postgres, "
+        "with retries and idempotency"
+    )
+    bug = "getting IntegrityError duplicate key on the second run"
+    session_level = DIFFICULTIES.index(shipped.classify([first]).difficulty)
+    alone = shipped.classify([bug])
+    in_session = shipped.classify([first, bug])
+    assert alone.task == in_session.task == "debug"
+    assert DIFFICULTIES.index(alone.difficulty) < session_level
+    assert DIFFICULTIES.index(in_session.difficulty) >= session_level
+    # a new, easy request in the same session still decides for itself
+    commit = shipped.classify([first, "now write a commit message for it"])
+    assert (commit.task, commit.difficulty) == ("docs", "easy")

@@ -496,15 +496,17 @@ class Classifier:
         blended = _normalise((1.0 - weight) * current + weight * context)
         floor = 0
         # A follow-up ("still failing", "ok now the edge cases") is at least as hard as what the
-        # session asked: it leans on the session, or it carries on the session's task. A turn
-        # that starts another task ("now write the commit message") decides for itself.
-        if weight >= INHERIT_WEIGHT or self._same_task(current, context):
+        # session asked: it leans on the session, carries on the session's task, or reports a
+        # bug in the session's work. A turn that starts another task ("now write the commit
+        # message") decides for itself.
+        if weight >= INHERIT_WEIGHT or self._continues(current, context):
             floor = harder_on_ties(self._difficulty_probs(context[None, :])[0])
         return self._decide(blended[None, :], np.array([weight]), length, np.array([floor]))[0]
 
-    def _same_task(self, current: np.ndarray, context: np.ndarray) -> bool:
+    def _continues(self, current: np.ndarray, context: np.ndarray) -> bool:
         scores = self._task.scores(np.stack([current, context]))
-        return int(np.argmax(scores[0])) == int(np.argmax(scores[1]))
+        own = int(np.argmax(scores[0]))
+        return own in (int(np.argmax(scores[1])), TASKS.index("debug"))
 
     def informativeness(self, vector: np.ndarray) -> float:
         """0 for a contentless follow-up ("ok go ahead"), 1 for a turn stating its own request."""
