@@ -1,4 +1,4 @@
-"""The held-out dev sets (A and B) are well-formed; the bench's loader and metrics work."""
+"""The held-out dev sets (A, B and C) are well-formed; the bench's loader and metrics work."""
 
 from __future__ import annotations
 
@@ -17,7 +17,11 @@ from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
 
 REPO = Path(__file__).resolve().parent.parent
 DEV_SET = REPO / "dev" / "dev_set.jsonl"
-DEV_SETS = [DEV_SET, REPO / "dev" / "dev_set_b.jsonl"]  # set B: second held-out set, written blind
+DEV_SETS = [
+    DEV_SET,
+    REPO / "dev" / "dev_set_b.jsonl",  # set B: second held-out set, written blind
+    REPO / "dev" / "dev_set_c.jsonl",  # set C: third held-out set, written blind
+]
 REQUIRED = {"id", "prompt", "task", "difficulty", "source"}
 ALLOWED = REQUIRED | {"context"}
 SOURCE = re.compile(
