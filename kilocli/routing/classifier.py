@@ -55,8 +55,8 @@ else:  # pragma: no cover
 # Parameters, calibrated on 5-fold out-of-fold scores of the examples (folds by text hash).
 PASTE_WEIGHT = 0.35  # share of the pasted material in a turn's vector: prose leads, code helps
 # Word pieces of the paste digest that are embedded: its head says what the material is, and a
-# 128-piece window costs half a 256-piece one (2k tokens of pasted code must route in < 30 ms).
-PASTE_TOKENS = 128
+# 96-piece window costs well under half a 256-piece one (2k tokens of pasted code: < 30 ms).
+PASTE_TOKENS = 96
 SHRINKAGE = 0.3  # within-bucket covariance shrunk toward the identity (1.0 would be plain cosine)
 KNN_K = 5  # nearest examples averaged per bucket
 KNN_WEIGHT = 0.3  # share of the nearest-examples score; the rest is the centroid's
