@@ -368,15 +368,24 @@ def _mount_subcommands() -> None:
     app.registered_commands.extend(stats.app.registered_commands)
 
 
+def _usage_error_line(exc: Exception) -> str:
+    """click's usage errors (vendored by typer or not) as one line naming the command's help."""
+    message = exc.format_message()  # type: ignore[attr-defined]
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"{message}{where}"
+
+
 def main() -> None:
-    """Entry point: every KiloError becomes one line on stderr and its exit code; no tracebacks."""
+    """Entry point: every error becomes one line on stderr and its exit code; no tracebacks."""
     try:
         _mount_subcommands()
-        app()
+        # not standalone: click's usage errors reach us, to be printed as one line
+        code = app(standalone_mode=False, prog_name="kilo")
     except KiloError as exc:
         output.error(exc.message)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         output.error("interrupted")
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
@@ -385,9 +394,16 @@ def main() -> None:
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
     except Exception as exc:  # last resort: one line, no locals, no key
+        if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
+            if exc.format_message():  # type: ignore[attr-defined]
+                output.error(_usage_error_line(exc))
+            else:  # no_args_is_help: click has shown the help already
+                getattr(exc, "show", lambda: None)()
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         if os.environ.get("KILOCLI_DEBUG"):
             raise
         output.error(
             f"internal error: {type(exc).__name__}: {exc} (set KILOCLI_DEBUG=1 for details)"
         )
         sys.exit(EXIT_FAILURE)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -154,6 +154,9 @@ def test_route_tier_and_pool_file(kilo, tmp_path):
 
 def test_bad_input_gets_one_line_and_exit_2(kilo, tmp_path):
     _assert_one_line_error(kilo(["route", "--tier", "cheap", "x"]), 2, "--tier", "cheap")
+    _assert_one_line_error(kilo(["route", "--tier"]), 2, "--tier")
+    _assert_one_line_error(kilo(["route", "--bogus", "x"]), 2, "--bogus", "kilo route --help")
+    _assert_one_line_error(kilo(["ask", "--max-cost", "abc", "x"]), 2, "--max-cost")
     _assert_one_line_error(kilo(["route", "   "]), 2, "empty prompt")
     _assert_one_line_error(kilo(["route", "-"], input=b""), 2, "empty prompt")
     _assert_one_line_error(kilo(["route", "-"], input=b"a" * (1024 * 1024)), 2, "KiB")
