@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +94,27 @@ class _AnswerSink:
             output.write_answer("\n")
 
 
+@contextmanager
+def _ctrl_c_cancels(cancel: threading.Event) -> Iterator[None]:
+    """The first Ctrl-C stops the stream cleanly (the partial answer is kept and recorded);
+    a second one interrupts at once."""
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread: leave Ctrl-C as it is
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_ask(
     router: Router,
     *,
@@ -117,18 +141,21 @@ def run_ask(
     session_id = store.new_session("ask", tier, title)
     markdown = not as_json and not output.is_plain(output.stdout())
     sink = _AnswerSink(markdown=markdown, buffered=as_json or not stream)
+    cancel = threading.Event()
     try:
-        outcome = engine.run_turn(
-            session_id,
-            [],
-            prompt,
-            decision,
-            system=system,
-            on_text=sink,
-            on_notice=output.warn,
-            allow_fallback=pin is None,
-            stream=stream,
-        )
+        with _ctrl_c_cancels(cancel):
+            outcome = engine.run_turn(
+                session_id,
+                [],
+                prompt,
+                decision,
+                system=system,
+                on_text=sink,
+                on_notice=output.warn,
+                cancel=cancel,
+                allow_fallback=pin is None,
+                stream=stream,
+            )
     finally:
         if not as_json:
             sink.close()
