@@ -4,26 +4,9 @@ from __future__ import annotations
 
 import json
 
+from kilocli.routing.router import STABLE_CANDIDATE_KEYS as CANDIDATE_KEYS
+from kilocli.routing.router import STABLE_JSON_KEYS as STABLE_KEYS
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
-
-STABLE_KEYS = {
-    "task",
-    "difficulty",
-    "task_probs",
-    "difficulty_probs",
-    "margin",
-    "tier",
-    "model",
-    "provider",
-    "estimated_cost_usd",
-    "input_tokens",
-    "expected_output_tokens",
-    "frontier_model",
-    "frontier_cost_usd",
-    "fallback_used",
-    "candidates",
-}
-CANDIDATE_KEYS = {"model", "skill", "bar", "adequate", "estimated_cost_usd", "reason"}
 
 
 def _err(proc) -> str:

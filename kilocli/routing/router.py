@@ -38,6 +38,31 @@ class NoCandidate(UsageError):
     """Every model of the pool was filtered out; the message says which filter removed what."""
 
 
+# The `--json` contract: keys every decision object carries (scripts rely on them; more may follow).
+STABLE_JSON_KEYS: frozenset[str] = frozenset(
+    {
+        "task",
+        "difficulty",
+        "task_probs",
+        "difficulty_probs",
+        "margin",
+        "tier",
+        "model",
+        "provider",
+        "estimated_cost_usd",
+        "input_tokens",
+        "expected_output_tokens",
+        "frontier_model",
+        "frontier_cost_usd",
+        "fallback_used",
+        "candidates",
+    }
+)
+STABLE_CANDIDATE_KEYS: frozenset[str] = frozenset(
+    {"model", "skill", "bar", "adequate", "estimated_cost_usd", "reason"}
+)
+
+
 @dataclass(frozen=True)
 class Constraints:
     # model id -> provider name that would serve it; None = no provider configured at all
