@@ -111,14 +111,10 @@ class Term:
         return self.child.exitstatus
 
 
-@pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One encoder export for every chat in this module (the first start makes it)."""
-    return tmp_path_factory.mktemp("kilo-cache")
-
-
 @pytest.fixture
 def home(tmp_path: Path, shared_cache: Path) -> Path:
+    """A fresh home sharing conftest's warmed cache: no chat pays the one-time export inside a
+    timed wait (on a busy first run that export alone can take half a minute)."""
     home = Path(os.environ["KILOCLI_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     (home / "cache").symlink_to(shared_cache, target_is_directory=True)
