@@ -130,7 +130,7 @@ def main() -> int:
     short_rate = len(short_prompts) / (time.perf_counter() - t0)
     print(f"in-process batch of {len(short_prompts)} short prompts: {short_rate:.0f} prompts/s")
 
-    dev = Path(__file__).resolve().parents[1] / "dev" / "dev_set.jsonl"
+    dev = Path(__file__).resolve().parents[1] / "dev" / "handwritten_watched.jsonl"
     base = [json.loads(line)["prompt"] for line in dev.read_text().splitlines() if line.strip()]
     prompts = [base[i % len(base)] + f" ({i})" for i in range(args.batch_size)]
     batch_file = home / "batch.jsonl"

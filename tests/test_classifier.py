@@ -87,15 +87,21 @@ def _held(text: str) -> bool:
 
 
 def _copy_examples(target: Path, keep=lambda example: True) -> Path:
-    """The shipped example files rewritten into ``target``, keeping only the chosen examples."""
+    """The shipped examples rewritten into ``target`` (one file per origin file, every labeled
+    example as an ``[[example]]`` entry), keeping only the chosen ones."""
     target.mkdir(parents=True, exist_ok=True)
-    by_file: dict[str, dict[str, dict[str, list[str]]]] = {}
+    by_file: dict[str, dict[str, list]] = {}
     for e in load_examples():
         if e.task is not None and not keep(e):
             continue
-        name, rest = e.source.split(" ", 1)  # "file.toml [table] key #n"
-        table, key = rest[1 : rest.index("]")], rest[rest.index("]") + 2 : rest.index(" #")]
-        by_file.setdefault(name, {}).setdefault(table, {}).setdefault(key, []).append(e.text)
+        data = by_file.setdefault(e.source.split(" ", 1)[0], {})
+        if e.task is None:
+            data.setdefault("followup", {"turns": []})["turns"].append(e.text)  # type: ignore[index]
+            continue
+        entry = {"task": e.task, "difficulty": e.difficulty, "source": e.origin, "text": e.text}
+        if e.shape is not None:
+            entry["shape"] = e.shape
+        data.setdefault("example", []).append(entry)
     for name, data in by_file.items():
         (target / name).write_text(tomli_w.dumps(data), encoding="utf-8")
     return target
@@ -129,6 +135,20 @@ def test_examples_ship_as_package_data_with_enough_per_bucket():
     assert len(texts) == len(set(texts)), "duplicate example"
 
 
+def test_sourced_examples_cover_every_bucket_and_shape_with_an_address():
+    sourced = [e for e in load_examples() if e.origin != "handwritten"]
+    for task in TASKS:
+        assert sum(e.task == task for e in sourced) >= 50, task
+    for difficulty in DIFFICULTIES:
+        assert sum(e.difficulty == difficulty for e in sourced) >= 100, difficulty
+    assert {e.shape for e in sourced} == set(clf_mod.SHAPES)
+    assert all(e.origin.startswith(("https://", "http://")) for e in sourced)
+    # files are named by meaning, not by the round that wrote them
+    names = {f.name for f in default_examples_dir().iterdir() if f.name.endswith(".toml")}
+    assert not any(n.startswith("round") for n in names)
+    assert {"pasted_first.toml", "traceback.toml", "preamble.toml", "file_dump.toml"} <= names
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -137,6 +157,23 @@ def test_examples_ship_as_package_data_with_enough_per_bucket():
         ('[edit]\neasy = ["ok", 3]\n', "bad.toml: [edit] easy #2: expected a non-empty string"),
         ('[edit]\neasy = "x"\n', "bad.toml: [edit] easy: expected a list of strings"),
         ('[edit]\neasy = ["unterminated]\n', "bad.toml: invalid TOML"),
+        (
+            '[[example]]\ntask = "edit"\ndifficulty = "easy"\ntext = "x"\n',
+            "bad.toml: example #1: 'source' must be a non-empty string",
+        ),
+        (
+            '[[example]]\ntask = "refactor"\ndifficulty = "easy"\nsource = "u"\ntext = "x"\n',
+            "bad.toml: example #1: unknown task 'refactor'",
+        ),
+        (
+            '[[example]]\ntask = "edit"\ndifficulty = "easy"\nsource = "u"\ntext = "x"\n'
+            'shape = "haiku"\n',
+            "bad.toml: example #1: unknown shape 'haiku'",
+        ),
+        (
+            '[[example]]\ntask = "edit"\ndifficulty = "easy"\nsource = "u"\ntext = "x"\nwho = 1\n',
+            "bad.toml: example #1: unknown key 'who'",
+        ),
     ],
 )
 def test_bad_example_file_is_one_line_naming_the_file(tmp_path: Path, content: str, message: str):
@@ -175,8 +212,8 @@ def test_unfenced_stack_trace_counts_as_pasted():
         "KeyError: 'user_id'\n"
     )
     shape = split_text(text)
-    assert shape.prose == "getting this KeyError: 'user_id'"
-    assert shape.pasted_lines == 3
+    assert shape.prose == "getting this"  # the error line is part of the trace
+    assert shape.pasted_lines == 4
     assert views("rename x to y") == ("rename x to y", "")
 
 
@@ -261,7 +298,10 @@ def test_harder_on_ties_rule():
     assert pytest.approx(0.2) == HARDER_WITHIN
     assert harder_on_ties(np.array([0.80, 0.15, 0.05])) == 0  # clear: easy stays easy
     assert harder_on_ties(np.array([0.55, 0.38, 0.07])) == 1  # near tie: the harder one
-    assert harder_on_ties(np.array([0.45, 0.15, 0.40])) == 2  # the hardest within reach wins
+    assert harder_on_ties(np.array([0.25, 0.40, 0.35])) == 2  # the hardest within reach wins
+    # one level up at most: an easy/hard tie ("hi": easy 0.51, hard 0.32) is medium, not hard
+    assert harder_on_ties(np.array([0.51, 0.17, 0.32])) == 1
+    assert harder_on_ties(np.array([0.45, 0.15, 0.40])) == 1
     assert harder_on_ties(np.array([0.05, 0.20, 0.75])) == 2
     assert harder_on_ties(np.array([0.10, 0.75, 0.15])) == 1  # never moves to an easier one
 
@@ -274,8 +314,9 @@ def test_low_difficulty_margin_resolves_harder_on_real_prompts(held_out):
     for r in results:
         probs = np.array([r.difficulty_probs[d] for d in DIFFICULTIES])
         chosen = DIFFICULTIES.index(r.difficulty)
-        assert chosen >= int(np.argmax(probs))
-        assert probs[chosen] >= probs.max() - HARDER_WITHIN - 1e-9
+        assert int(np.argmax(probs)) <= chosen <= int(np.argmax(probs)) + 1
+        # the chosen level, or a harder one it stands in for, is within reach of the top one
+        assert probs[chosen:].max() >= probs.max() - HARDER_WITHIN - 1e-9
         moved += chosen > int(np.argmax(probs))
         if r.difficulty_margin >= HARDER_WITHIN:
             assert chosen >= int(np.argmax(probs))
@@ -537,7 +578,14 @@ def test_classifying_a_turn_costs_about_a_millisecond_beyond_encoding(shipped: C
 
 def test_example_dataclass_fields_are_stable():
     # other modules and the bench read these
-    assert [f for f in Example.__dataclass_fields__] == ["text", "task", "difficulty", "source"]
+    assert [f for f in Example.__dataclass_fields__] == [
+        "text",
+        "task",
+        "difficulty",
+        "source",
+        "origin",
+        "shape",
+    ]
     assert clf_mod.FOLLOWUP_TABLE == "followup"
 
 
@@ -559,8 +607,8 @@ def test_a_turn_carrying_on_the_sessions_task_keeps_its_difficulty(shipped: Clas
 
 def test_a_bug_report_in_the_sessions_work_keeps_its_difficulty(shipped: Classifier):
     first = (
-        "write a python service that syncs orders from shopify into our postgres, "
-        "with retries and idempotency"
+        "write a python service that syncs orders from shopify into our postgres, with retries "
+        "and idempotency, running on several workers at once without double-processing"
     )
     bug = "getting IntegrityError duplicate key on the second run"
     session_level = DIFFICULTIES.index(shipped.classify([first]).difficulty)
@@ -572,3 +620,92 @@ def test_a_bug_report_in_the_sessions_work_keeps_its_difficulty(shipped: Classif
     # a new, easy request in the same session still decides for itself
     commit = shipped.classify([first, "now write a commit message for it"])
     assert (commit.task, commit.difficulty) == ("docs", "easy")
+
+
+# ---------------------------------------------------------------------- real request formats
+# Written for these tests in the shapes real first prompts take (an unfenced paste first and a
+# one-line ask last, a role preamble, a bare traceback, a file dump, terse non-native asks).
+
+_CODE = """import csv
+
+def load_rows(path):
+    with open(path, newline='') as fh:
+        reader = csv.DictReader(fh)
+        rows = [r for r in reader]
+    return rows
+
+def total(rows):
+    s = 0
+    for r in rows:
+        s += float(r['amount'])
+    return s
+
+if __name__ == '__main__':
+    rows = load_rows('sales.csv')
+    print(total(rows))"""
+_DUMP = (
+    "# Working set\n\nshop/cart.py\n"
+    + _CODE
+    + "\n\nshop/models.py\nclass Item:\n    def __init__(self, name, price):\n"
+    "        self.name = name\n        self.price = price\n"
+)
+_TRACE = """Traceback (most recent call last):
+  File "/srv/app/jobs.py", line 41, in run
+    payload = json.loads(body)
+  File "/usr/lib/python3.11/json/__init__.py", line 346, in loads
+    return _default_decoder.decode(s)
+json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)"""
+
+
+@pytest.mark.parametrize(
+    ("prompt", "task"),
+    [
+        (_CODE + "\n\nadd type hints to all of these functions", "edit"),
+        (_CODE + "\n\nwrite docstrings for every function", "docs"),
+        (_CODE + "\n\nwhat does this code do? explain it line by line", "explain"),
+        (_CODE + "\n\nnow also write a function that groups the totals by month", "generate"),
+        (_CODE + "\n\nwrite pytest unit tests for load_rows and total", "test"),
+        (
+            _CODE + "\n\nit crashes with ValueError: could not convert string to float: '' why",
+            "debug",
+        ),
+        (_CODE + "\n\nis this good code? anything I should improve", "review"),
+        (_TRACE, "debug"),
+        (_TRACE + "\nhelp", "debug"),
+        (
+            "You are an expert Python developer. Write a script that renames every .jpeg file in "
+            "a folder to .jpg",
+            "generate",
+        ),
+        (
+            "You are a senior DevOps engineer. How do I make my docker compose services restart "
+            "automatically after a reboot",
+            "ops",
+        ),
+        (
+            "Act as a software architect. We want to split our Django monolith into services, what "
+            "are the steps and how should we structure it",
+            "plan",
+        ),
+        (_DUMP + "\n\nwrite unit tests for the cart", "test"),
+        (_DUMP + "\n\nwrite a README for this project", "docs"),
+        (_DUMP + "\n\nreview this code for bugs", "review"),
+        ("how i can get current date in format yyyy-mm-dd in golang", "generate"),
+        ("regex for validating uk postcode", "generate"),
+        ("whats difference between useEffect and useLayoutEffect", "explain"),
+        ("how to undo last commit git but keep changes", "ops"),
+        ("which python library is best for parsing pdf files", "plan"),
+    ],
+)
+def test_real_request_formats(shipped: Classifier, prompt: str, task: str):
+    assert shipped.classify([prompt]).task == task
+
+
+def test_an_unfenced_paste_is_material_and_a_preamble_is_not_the_ask():
+    prose, paste = views(_CODE + "\n\nadd type hints")
+    assert prose == "add type hints"
+    assert paste.splitlines()[0] == "import csv"
+    prose, _ = views("You are an expert Go developer. Write a worker pool")
+    assert prose == "Write a worker pool"
+    prose, paste = views(_TRACE)
+    assert paste.startswith("Traceback") and prose == ""

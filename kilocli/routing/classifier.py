@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -46,6 +45,7 @@ import numpy as np
 
 from kilocli.errors import ConfigError
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
+from kilocli.routing.text import TurnShape, split_turn, views
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -81,12 +81,13 @@ INHERIT_WEIGHT = 0.5
 # centroid of the follow-up turns ("ok go ahead", "still failing"), mapped linearly from
 # [INFO_LOW, INFO_HIGH] (a cosine difference) onto [0, 1].
 INFO_LOW = -0.05
+SHORT_TURN_CHARS = 300  # examples up to this long stand for a typed request (informativeness)
 INFO_HIGH = 0.25
 
 TURN_MEMO = 512  # vectors of recent turns kept: a session's history is not re-embedded every turn
 
 FOLLOWUP_TABLE = "followup"
-FORMAT = "kilocli-centroids-3"  # bump when the cached arrays change meaning
+FORMAT = "kilocli-centroids-5"  # bump when the cached arrays change meaning
 
 
 class SupportsEncode(Protocol):
@@ -116,7 +117,24 @@ class Example:
     text: str
     task: str | None  # None for a follow-up turn, which carries no request of its own
     difficulty: str | None
-    source: str  # "file.toml [table] key #n", for messages and reports
+    source: str  # where it stands: "file.toml example #n" or "file.toml [table] key #n"
+    origin: str = "handwritten"  # the public request it was modeled on (an address), if any
+    shape: str | None = None  # how it is written: see SHAPES
+
+
+# How a turn is written (examples/README.md): the formats real requests come in.
+SHAPES: tuple[str, ...] = (
+    "plain",
+    "terse",
+    "non-native",
+    "multi-question",
+    "pasted-first",
+    "preamble",
+    "file-dump",
+    "traceback",
+)
+EXAMPLE_TABLE = "example"
+_EXAMPLE_KEYS = ("task", "difficulty", "source", "text", "shape")
 
 
 def default_examples_dir() -> Traversable:
@@ -135,10 +153,56 @@ def _name(f: Traversable | Path) -> str:
     return f.name
 
 
+def _parse_sourced(name: str, items: object) -> list[Example]:
+    """``[[example]]`` entries: one labeled turn each, with the address it was modeled on."""
+    if not isinstance(items, list):
+        raise ConfigError(f"{name}: [[{EXAMPLE_TABLE}]] must be an array of tables")
+    out: list[Example] = []
+    for i, item in enumerate(items, 1):
+        where = f"{name}: {EXAMPLE_TABLE} #{i}"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: expected a table")
+        unknown = sorted(set(item) - set(_EXAMPLE_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key {unknown[0]!r} (expected {', '.join(_EXAMPLE_KEYS)})"
+            )
+        for key in ("task", "difficulty", "source", "text"):
+            if not isinstance(item.get(key), str) or not item[key].strip():
+                raise ConfigError(f"{where}: {key!r} must be a non-empty string")
+        task, difficulty, shape = item["task"], item["difficulty"], item.get("shape")
+        if task not in TASKS:
+            raise ConfigError(
+                f"{where}: unknown task {task!r} (expected one of {', '.join(TASKS)})"
+            )
+        if difficulty not in DIFFICULTIES:
+            expected = ", ".join(DIFFICULTIES)
+            raise ConfigError(
+                f"{where}: unknown difficulty {difficulty!r} (expected one of {expected})"
+            )
+        if shape is not None and shape not in SHAPES:
+            raise ConfigError(
+                f"{where}: unknown shape {shape!r} (expected one of {', '.join(SHAPES)})"
+            )
+        text = item["text"].strip()
+        out.append(
+            Example(text, task, difficulty, f"{name} {EXAMPLE_TABLE} #{i}", item["source"], shape)
+        )
+    return out
+
+
 def _parse(name: str, data: dict[str, object]) -> list[Example]:
     out: list[Example] = []
+    origin = data.get("source", "handwritten")
+    if not isinstance(origin, str) or not origin.strip():
+        raise ConfigError(f"{name}: 'source' must be a non-empty string")
     for table, body in data.items():
         where = f"{name}: [{table}]"
+        if table == "source":
+            continue
+        if table == EXAMPLE_TABLE:
+            out.extend(_parse_sourced(name, body))
+            continue
         if table == FOLLOWUP_TABLE:
             allowed: tuple[str, ...] = ("turns",)
         elif table in TASKS:
@@ -156,7 +220,9 @@ def _parse(name: str, data: dict[str, object]) -> list[Example]:
                 if not isinstance(text, str) or not text.strip():
                     raise ConfigError(f"{where} {key} #{i}: expected a non-empty string")
                 task, diff = (None, None) if table == FOLLOWUP_TABLE else (table, key)
-                out.append(Example(text.strip(), task, diff, f"{name} [{table}] {key} #{i}"))
+                out.append(
+                    Example(text.strip(), task, diff, f"{name} [{table}] {key} #{i}", origin)
+                )
     return out
 
 
@@ -192,69 +258,9 @@ def examples_digest(examples_dir: Traversable | Path | None = None) -> str:
 
 # ------------------------------------------------------------------------------------ text views
 
-_FENCE = re.compile(r"^\s*(```|~~~)")
-# Pasted material outside a fence: indented lines (code, stack frames) and typical trace lines.
-_PASTED = re.compile(r"^(\t| {2,}\S)|^\s*(at |File \"|#\d+ |Traceback |goroutine \d+|\d+ \| )")
-_PROSE_HEAD, _PROSE_TAIL = 600, 300  # characters of prose kept from the start and from the end
-_BLOCK_HEAD, _BLOCK_TAIL = 6, 3  # lines kept from the start and from the end of each pasted block
-_MAX_BLOCKS = 3
-
-
-@dataclass(frozen=True)
-class TextShape:
-    prose: str  # the user's own words, one line
-    blocks: tuple[tuple[str, ...], ...]  # pasted blocks (fenced or detected), as lines
-
-    @property
-    def pasted_lines(self) -> int:
-        return sum(len(b) for b in self.blocks)
-
-
-def split_text(text: str) -> TextShape:
-    """Separate the user's words from what they pasted (fences, indented code, stack frames)."""
-    prose: list[str] = []
-    blocks: list[list[str]] = []
-    block: list[str] | None = None  # the block being collected
-    fenced = False
-    for line in text.splitlines():
-        if _FENCE.match(line):
-            fenced = not fenced
-            block = [] if fenced else None
-            if block is not None:
-                blocks.append(block)
-        elif fenced or _PASTED.match(line):
-            if block is None:
-                block = []
-                blocks.append(block)
-            if line.strip():
-                block.append(line.strip())
-        else:
-            block = None
-            if line.strip():
-                prose.append(line.strip())
-    return TextShape(" ".join(prose), tuple(tuple(b) for b in blocks if b))
-
-
-def views(text: str) -> tuple[str, str]:
-    """(the user's words, a digest of the pasted material); either may be "".
-
-    Embedded apart and then mixed, so 40 pasted lines cannot drown a four-word request.
-    """
-    shape = split_text(text)
-    if not shape.blocks:
-        return _clip(text.strip()), ""
-    digest = []
-    for block in shape.blocks[:_MAX_BLOCKS]:
-        if len(block) > _BLOCK_HEAD + _BLOCK_TAIL:
-            block = block[:_BLOCK_HEAD] + block[-_BLOCK_TAIL:]
-        digest.append("\n".join(block))
-    return _clip(shape.prose), "\n".join(digest)
-
-
-def _clip(prose: str) -> str:
-    if len(prose) <= _PROSE_HEAD + _PROSE_TAIL:
-        return prose
-    return f"{prose[:_PROSE_HEAD]} … {prose[-_PROSE_TAIL:]}"
+# What a turn is made of lives in kilocli.routing.text; re-exported for the callers of old.
+split_text = split_turn
+TextShape = TurnShape
 
 
 def embed_texts(encoder: SupportsEncode, texts: Sequence[str]) -> np.ndarray:
@@ -359,8 +365,11 @@ class Model:
         diffs = [DIFFICULTIES.index(str(examples[i].difficulty)) for i in labeled]
         t = Axis.fit(x, tasks, len(TASKS))
         d = Axis.fit(x, diffs, len(DIFFICULTIES))
+        # informativeness judges short turns against short requests: long pasted examples would
+        # pull the plain-space centroids away from how a one-line request reads
+        short = np.array([len(examples[i].text) <= SHORT_TURN_CHARS for i in labeled])
         y = np.asarray(tasks)
-        raw = _normalise(np.stack([x[y == b].mean(axis=0) for b in range(len(TASKS))]))
+        raw = _normalise(np.stack([x[(y == b) & short].mean(axis=0) for b in range(len(TASKS))]))
         follow = vectors[[i for i, e in enumerate(examples) if e.task is None]].mean(axis=0)
         return cls(
             *(t.whitener, t.centroids, t.examples, t.bounds),
@@ -403,9 +412,12 @@ def _margin(probs: np.ndarray) -> float:
 
 
 def harder_on_ties(difficulty_probs: np.ndarray) -> int:
-    """Index of the hardest difficulty whose probability is within HARDER_WITHIN of the top one."""
+    """Index of the hardest difficulty whose probability is within HARDER_WITHIN of the top one,
+    at most one level above the top one: a tie between easy and hard ("hi": easy 0.51, hard 0.32)
+    is a sign of an uninformative turn, and lands on medium, not hard."""
     probs = np.asarray(difficulty_probs)
-    return int(np.nonzero(probs >= probs.max() - HARDER_WITHIN)[0].max())
+    top = int(np.argmax(probs))
+    return min(int(np.nonzero(probs >= probs.max() - HARDER_WITHIN)[0].max()), top + 1)
 
 
 def _encoder_identity(encoder: SupportsEncode) -> str:

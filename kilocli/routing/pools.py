@@ -92,6 +92,9 @@ class TierPool:
     # every fallback candidate in order (`fallback` is the first): the first reachable one is used,
     # so a user with a single provider's key still falls back to that provider's balanced model
     fallback_chain: tuple[str, ...] = ()
+    # never below balanced: a candidate is adequate only if its skill for the cell is at least the
+    # fallback (balanced) model's minus this; None = no such floor
+    floor_tolerance: float | None = None
 
 
 TIER_NAMES: tuple[str, ...] = ("frontier", "balanced", "free", "auto-efficient")
@@ -122,6 +125,7 @@ _TIER_KEYS = (
     "fallback",
     "switch_factor",
     "min_margin",
+    "floor_tolerance",
     "bars",
     "expected_output_tokens",
 )
@@ -674,6 +678,8 @@ def _check_tier(
         out["switch_factor"] = float(value)
     if "min_margin" in raw:
         out["min_margin"] = _unit(f, ("min_margin",), raw["min_margin"])
+    if "floor_tolerance" in raw:
+        out["floor_tolerance"] = _unit(f, ("floor_tolerance",), raw["floor_tolerance"])
     if "bars" in raw:
         bars = _table(f, ("bars",), raw["bars"])
         _known(f, ("bars",), bars, DIFFICULTIES, "difficulty")
@@ -705,6 +711,7 @@ def _tier_pool(data: dict[str, Any], source: Path) -> TierPool:
         min_margin=data["min_margin"],
         source=source,
         fallback_chain=chain,
+        floor_tolerance=data.get("floor_tolerance"),
     )
 
 

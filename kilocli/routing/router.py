@@ -20,7 +20,7 @@ The rules (DESIGN.md "Data flow", Kilo's Auto Efficient invariants in research/r
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from kilocli.errors import PoolError, UsageError
@@ -204,6 +204,9 @@ class _Context:
     output_tokens: int
     constraints: Constraints
     apply_cap: bool = True
+    # never below balanced: the least skill a candidate may have for the cell (None = no floor)
+    floor: float | None = None
+    floor_model: str | None = None
 
     @property
     def cell(self) -> str:
@@ -232,7 +235,8 @@ def _evaluate(model_id: str, index: int, catalogue: Catalogue, ctx: _Context) ->
     cached = min(c.cached_input_tokens, ctx.input_tokens) if incumbent else 0
     price = resolve_price(spec, ctx.input_tokens, provider)
     cost = estimate_cost(price, ctx.input_tokens, ctx.output_tokens, cached)
-    meets = skill is not None and skill.value >= ctx.bar
+    below_floor = skill is not None and ctx.floor is not None and skill.value < ctx.floor
+    meets = skill is not None and skill.value >= ctx.bar and not below_floor
     row = _Row(
         model=model_id,
         index=index,
@@ -267,6 +271,11 @@ def _evaluate(model_id: str, index: int, catalogue: Catalogue, ctx: _Context) ->
         row.reason = f"estimate {format_usd(cost)} over --max-cost {format_usd(cap)}"
     elif skill is None:
         row.reason = f"no skill figure for {ctx.cell}"
+    elif below_floor:
+        row.reason = (
+            f"below the balanced floor {ctx.floor:.2f} (the skill of {ctx.floor_model} "
+            f"for {ctx.cell}, less the tier's tolerance)"
+        )
     else:
         verdict = "meets" if meets else "below"
         row.reason = f"{verdict} the bar {ctx.bar:.2f}"
@@ -340,6 +349,8 @@ def route(
         row = _pinned_row(constraints.pin, catalogue, ctx, notes)
         return decision(row, [row], f"pinned: {row.model} (routing skipped)", pinned=True)
 
+    if pool.rule == CHEAPEST_ADEQUATE and pool.floor_tolerance is not None:
+        ctx = _with_floor(pool, catalogue, ctx)
     rows = [_evaluate(m, i, catalogue, ctx) for i, m in enumerate(pool.models)]
     eligible = [r for r in rows if r.eligible]
     if not eligible:
@@ -417,6 +428,16 @@ _SHORT = {
     "unknown": "not in the catalogue",
     "": "",
 }
+
+
+def _with_floor(pool: TierPool, catalogue: Catalogue, ctx: _Context) -> _Context:
+    """Never below balanced: the tier's fallback model (the balanced model the user's providers
+    reach) sets the least skill a candidate may have for the cell, less the tier's tolerance. So a
+    cheaper model is chosen only where its figures say it does about as well as balanced."""
+    reference = _fallback_row(pool, [], catalogue, ctx)
+    if reference is None or reference.skill is None or pool.floor_tolerance is None:
+        return ctx
+    return replace(ctx, floor=reference.skill - pool.floor_tolerance, floor_model=reference.model)
 
 
 def _lookup(pool: TierPool, table: dict[str, Any], key: str, name: str) -> Any:
