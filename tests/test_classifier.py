@@ -673,8 +673,8 @@ json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)"""
         (_TRACE, "debug"),
         (_TRACE + "\nhelp", "debug"),
         (
-            "You are an expert Python developer. Write a script that renames every .jpeg file in "
-            "a folder to .jpg",
+            "You are an expert Python developer. Write a script that watches a folder and prints "
+            "the name of every new file",
             "generate",
         ),
         (
@@ -690,8 +690,8 @@ json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)"""
         (_DUMP + "\n\nwrite unit tests for the cart", "test"),
         (_DUMP + "\n\nwrite a README for this project", "docs"),
         (_DUMP + "\n\nreview this code for bugs", "review"),
-        ("how i can get current date in format yyyy-mm-dd in golang", "generate"),
-        ("regex for validating uk postcode", "generate"),
+        ("how i can write function in golang which reverse a linked list", "generate"),
+        ("regex for a hex colour like #fff or #a0b1c2", "generate"),
         ("whats difference between useEffect and useLayoutEffect", "explain"),
         ("how to undo last commit git but keep changes", "ops"),
         ("which python library is best for parsing pdf files", "plan"),
