@@ -44,6 +44,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
 from kilocli.errors import KiloError, UsageError  # noqa: E402
+from kilocli.routing.pools import shift_bar  # noqa: E402
 
 DEFAULT_FILE = REPO.parent / "shared" / "data" / "swebench_dev.jsonl"
 DEFAULT_POOL = REPO / "pools" / "swebench-measured.toml"
@@ -289,13 +290,6 @@ def frontier_marks(bases: Sequence[Baseline]) -> dict[str, str]:
 
 
 # ------------------------------------------------------------ bars
-
-
-def shift_bar(bar: float, shift: float) -> float:
-    """sigmoid(logit(bar) + shift); 0 and 1 stay where they are."""
-    if bar <= 0 or bar >= 1:
-        return bar
-    return 1 / (1 + math.exp(-(math.log(bar / (1 - bar)) + shift)))
 
 
 def shift_bars(bars: dict[str, float], shift: float) -> dict[str, float]:

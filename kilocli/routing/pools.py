@@ -17,7 +17,7 @@ import math
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -98,6 +98,9 @@ class TierPool:
 
 
 TIER_NAMES: tuple[str, ...] = ("frontier", "balanced", "free", "auto-efficient")
+# The `quality` setting: how far the bars of a cheapest-adequate tier move, in logits. "standard"
+# keeps the calibrated bars (docs/pools.md); each step up asks more skill of every cell.
+QUALITY_SHIFTS: dict[str, float] = {"standard": 0.0, "high": 1.0, "max": 2.0}
 RULES: tuple[str, ...] = ("ordered", "cheapest_adequate")
 STATUSES: tuple[str, ...] = ("active", "deprecated")
 CATALOGUE_FILE = "catalogue.toml"
@@ -150,6 +153,21 @@ _METHOD_TOLERANCE = 0.0015
 
 # ---------------------------------------------------------------------------------------------
 # public API
+
+
+def shift_bar(bar: float, shift: float) -> float:
+    """sigmoid(logit(bar) + shift): moves a bar on the log-odds scale the skills are extrapolated
+    on; 0 and 1 stay where they are."""
+    if bar <= 0 or bar >= 1:
+        return bar
+    return 1 / (1 + math.exp(-(math.log(bar / (1 - bar)) + shift)))
+
+
+def with_bar_shift(pool: TierPool, shift: float) -> TierPool:
+    """The same tier with every bar moved by ``shift`` logits (the `quality` setting)."""
+    if not shift:
+        return pool
+    return replace(pool, bars={d: shift_bar(v, shift) for d, v in pool.bars.items()})
 
 
 def builtin_pools_dir() -> Path:
@@ -717,6 +735,7 @@ def _tier_pool(data: dict[str, Any], source: Path) -> TierPool:
 
 __all__ = [
     "CATALOGUE_FILE",
+    "QUALITY_SHIFTS",
     "RULES",
     "STATUSES",
     "TIER_NAMES",
@@ -729,4 +748,6 @@ __all__ = [
     "load_catalogue",
     "load_pool_file",
     "load_tier",
+    "shift_bar",
+    "with_bar_shift",
 ]
