@@ -233,7 +233,7 @@ def test_missing_encoder_package_is_one_line_and_exit_2(tmp_path):
 
 
 def test_quality_setting_raises_the_bars_of_the_per_request_tier(kilo):
-    prompt = ["route", "--json", "design a sharded job queue with exactly-once delivery"]
+    prompt = ["route", "--json", "plan the migration of our user table to a separate auth service"]
     standard = json.loads(kilo(prompt).stdout)
     assert kilo(["config", "set", "quality", "max"]).returncode == 0
     raised = json.loads(kilo(prompt).stdout)

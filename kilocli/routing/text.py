@@ -29,6 +29,8 @@ _CODE_START = re.compile(
 _CODE_END = re.compile(r"([{};(\[]|=>|\):?)\s*$")
 _ERROR_LINE = re.compile(r"^\s*[\w.]*(Error|Exception|Warning)\b.*:|^\s*(ERROR|WARN|FATAL|E/|W/)\b")
 _PATH_HEADER = re.compile(r"^\s*#*\s*[\w./-]+\.[A-Za-z]{1,5}\s*:?\s*$")
+# A short Markdown heading ("# Working set", "## Files") frames pasted material, not the ask.
+_HEADING = re.compile(r"^#{1,6} \S.{0,40}$")
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _PREAMBLE = re.compile(
     r"^\s*(you are|you're|act as|i want you to act as|pretend (that )?you are|as an? "
@@ -47,7 +49,7 @@ def is_material_line(line: str) -> bool:
     s = line.strip()
     if not s:
         return False
-    if _ERROR_LINE.match(s) or _PATH_HEADER.match(s):
+    if _ERROR_LINE.match(s) or _PATH_HEADER.match(s) or _HEADING.match(s):
         return True
     words = len(_WORD.findall(s))
     symbols = sum(not (ch.isalnum() or ch.isspace()) for ch in s)
