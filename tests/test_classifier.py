@@ -709,3 +709,13 @@ def test_an_unfenced_paste_is_material_and_a_preamble_is_not_the_ask():
     assert prose == "Write a worker pool"
     prose, paste = views(_TRACE)
     assert paste.startswith("Traceback") and prose == ""
+
+
+def test_cache_key_covers_the_rules_that_cut_a_turn_into_views(monkeypatch, tmp_path: Path):
+    from kilocli.routing import text as text_views
+
+    before = clf_mod.examples_digest()
+    changed = tmp_path / "text.py"
+    changed.write_bytes(Path(text_views.__file__).read_bytes() + b"\n# a changed rule\n")
+    monkeypatch.setattr(text_views, "__file__", str(changed))
+    assert clf_mod.examples_digest() != before

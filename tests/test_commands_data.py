@@ -143,6 +143,7 @@ def test_config_path_set_show_unset(cli: Invoke, paths: Paths) -> None:
         "# system_prompt: not set\n"
         "# encoder_model_path: not set\n"
         'tier = "auto-efficient"\n'
+        'quality = "standard"\n'
         "exclude = []\n"
         "provider_order = []\n"
         "\n"
@@ -163,6 +164,7 @@ def test_config_path_set_show_unset(cli: Invoke, paths: Paths) -> None:
         "# system_prompt: not set\n"
         "# encoder_model_path: not set\n"
         'tier = "auto-efficient"\n'
+        'quality = "standard"\n'
         "exclude = [\n"
         '    "gpt-5",\n'
         '    "claude-opus-4.5",\n'
@@ -194,7 +196,9 @@ def test_config_set_bad_values(cli: Invoke, paths: Paths) -> None:
     )
     result = cli("config", "set", "teir", "balanced")
     assert isinstance(result.exception, ConfigError)
-    assert str(result.exception).startswith("unknown setting 'teir' (valid keys: tier, exclude,")
+    assert str(result.exception).startswith(
+        "unknown setting 'teir' (valid keys: tier, quality, exclude,"
+    )
     assert not paths.config_file.exists()
 
 

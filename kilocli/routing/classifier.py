@@ -44,6 +44,7 @@ from typing import Protocol
 import numpy as np
 
 from kilocli.errors import ConfigError
+from kilocli.routing import text as text_views
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
 from kilocli.routing.text import TurnShape, split_turn, views
 
@@ -259,9 +260,12 @@ def load_examples(examples_dir: Traversable | Path | None = None) -> list[Exampl
 
 
 def examples_digest(examples_dir: Traversable | Path | None = None) -> str:
-    """Hash of the example files (names and bytes) and of the parameters the cache depends on."""
+    """Hash of the example files (names and bytes), of the parameters the cache depends on and of
+    the rules that cut a turn into views (kilocli/routing/text.py: a changed rule re-embeds)."""
     root = default_examples_dir() if examples_dir is None else examples_dir
-    h = hashlib.sha256(f"{FORMAT}|{PASTE_WEIGHT}|{PASTE_TOKENS}|{SHRINKAGE}".encode())
+    params = f"{FORMAT}|{PASTE_WEIGHT}|{PASTE_TOKENS}|{SHRINKAGE}|{SHORT_TURN_CHARS}"
+    h = hashlib.sha256(params.encode())
+    h.update(Path(text_views.__file__).read_bytes())
     for f in _example_files(root):
         h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
