@@ -4,17 +4,20 @@ No network, no terminal, no clock: the same inputs give the same Decision, so it
 (`--explain`), stored, tested and benchmarked alone. It runs per keystroke pause in the chat
 toolbar, so it stays well under a millisecond for a 20-model pool.
 
-The rules (DESIGN.md "Data flow", Kilo's Auto Efficient invariants in research/routers.md §4):
+The rules (README "Tiers", docs/pools.md; sticky sessions and "never below balanced" come from
+Kilo's Auto Efficient design):
 1. Filter the pool: known and not deprecated, not excluded, reachable (a configured provider
    serves it; when no provider is configured at all, decide over the whole pool and say so),
    context window fits input + expected output, estimate within the per-turn cost cap.
 2. Pick: "cheapest_adequate" -> the cheapest model whose skill for the cell meets the bar (ties:
-   more skilled), else the most skilled, saying so; "ordered" -> the first model left.
+   more skilled), else the most skilled, saying so; "ordered" -> the first model left. With the
+   pool's floor_tolerance, a model is adequate only if its skill for the cell is also at least the
+   balanced model's (the first reachable fallback) less the tolerance: never below balanced.
 3. Sticky sessions: keep the session's model while it meets the bar unless the new pick is
    cheaper by more than the pool's switch factor; its estimate counts the cached prompt at the
    cached-input price, the others pay full input price (a switch throws the cache away).
-4. Never below balanced: when the task margin is below the pool's min_margin, or the cell has
-   no figure for the pick, use the tier's fallback (the first of its chain that passes the filters).
+4. Unsure: when the task margin is below the pool's min_margin, or the cell has no figure for
+   the pick, use the tier's fallback (the first of its chain that passes the filters).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The bucket names of ../shared/TAXONOMY.md, in a fixed order used by every array in routing."""
+"""The bucket names of docs/taxonomy.md, in a fixed order used by every array in routing."""
 
 TASKS: tuple[str, ...] = (
     "edit",
