@@ -275,10 +275,7 @@ def _evaluate(model_id: str, index: int, catalogue: Catalogue, ctx: _Context) ->
     elif skill is None:
         row.reason = f"no skill figure for {ctx.cell}"
     elif below_floor:
-        row.reason = (
-            f"below the balanced floor {ctx.floor:.2f} (the skill of {ctx.floor_model} "
-            f"for {ctx.cell}, less the tier's tolerance)"
-        )
+        row.reason = f"below the balanced floor {ctx.floor:.2f} ({ctx.floor_model} less a margin)"
     else:
         verdict = "meets" if meets else "below"
         row.reason = f"{verdict} the bar {ctx.bar:.2f}"
