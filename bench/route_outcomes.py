@@ -40,8 +40,11 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # run as a script from anywhere
-    sys.path.insert(0, str(REPO))
+for _path in (REPO, REPO / "bench"):  # run as a script from anywhere; the bench's own helpers
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from jsonl_lines import jsonl_lines  # noqa: E402
 
 from kilocli.errors import KiloError, UsageError  # noqa: E402
 from kilocli.routing.pools import shift_bar  # noqa: E402
@@ -138,23 +141,9 @@ def parse_line(text: str, path: Path, line: int) -> Instance:
 
 def load_instances(path: Path) -> list[Instance]:
     """Read and validate an outcome file; instance ids must be unique. Errors name file and line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a JSONL file") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
     items: list[Instance] = []
     seen: dict[str, int] = {}
-    # "\n" only: JSON strings may hold U+2028 or a form feed unescaped, which splitlines() splits on
-    for lineno, raw in enumerate(text.split("\n"), 1):
-        raw = raw.removesuffix("\r")
-        if not raw.strip():
-            continue
+    for lineno, raw in jsonl_lines(path):
         item = parse_line(raw, path, lineno)
         if item.id in seen:
             raise UsageError(

@@ -40,8 +40,11 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # run as a script from anywhere
-    sys.path.insert(0, str(REPO))
+for _path in (REPO, REPO / "bench"):  # run as a script from anywhere; the bench's own helpers
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from jsonl_lines import jsonl_lines  # noqa: E402
 
 from kilocli.errors import KiloError, UsageError  # noqa: E402
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS  # noqa: E402
@@ -199,21 +202,9 @@ def parse_dev_line(text: str, path: Path, line: int) -> DevItem:
 
 def load_dev_set(path: Path) -> list[DevItem]:
     """Read and validate a dev set; ids must be unique. Errors name the file and line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"--dev {path}: file not found") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
     items: list[DevItem] = []
     seen: dict[str, int] = {}
-    # JSONL lines end at \n only: str.splitlines() would also split inside a string holding an
-    # unescaped U+2028, form feed or the like, which JSON allows and real prompts contain
-    for lineno, raw in enumerate(text.split("\n"), 1):
-        if not raw.strip():
-            continue
+    for lineno, raw in jsonl_lines(path, "--dev"):
         item = parse_dev_line(raw, path, lineno)
         if item.id in seen:
             raise UsageError(

@@ -1,0 +1,31 @@
+"""The non-blank lines of a JSONL file, for the bench scripts, with one-line errors.
+
+Lines end at "\\n" only: str.splitlines() would also split inside a JSON string that holds an
+unescaped U+2028, form feed or the like, which JSON allows and real prompts contain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from kilocli.errors import UsageError
+
+
+def jsonl_lines(path: Path, flag: str = "") -> Iterator[tuple[int, str]]:
+    """(line number, text) of each non-blank line; ``flag`` names the option that gave the path."""
+    named = f"{flag} {path}" if flag else str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{named}: file not found") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, not a JSONL file") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    for lineno, raw in enumerate(text.split("\n"), 1):
+        raw = raw.removesuffix("\r")
+        if raw.strip():
+            yield lineno, raw
