@@ -17,6 +17,7 @@ from kilocli.errors import UsageError
 from kilocli.render import summary_line
 from kilocli.routing.cost import count_tokens, format_usd
 from kilocli.stdin import check_prompt_size, decode_text
+from kilocli.terminal_text import terminal_safe
 
 MAX_FILE_BYTES = 256 * 1024
 
@@ -76,7 +77,7 @@ class _AnswerSink:
     def __call__(self, text: str) -> None:
         self.parts.append(text)
         if self._live is not None:
-            self._live.update(self._markdown_cls("".join(self.parts)))
+            self._live.update(self._markdown_cls(terminal_safe("".join(self.parts))))
         elif not self.buffered:
             output.write_answer(text)
 
@@ -87,7 +88,7 @@ class _AnswerSink:
         elif self.buffered and self.markdown:
             from rich.markdown import Markdown
 
-            output.stdout().print(Markdown(answer))
+            output.stdout().print(Markdown(terminal_safe(answer)))
         elif self.buffered:
             output.write_answer(answer)
         if answer and not answer.endswith("\n") and not self.markdown:

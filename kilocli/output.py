@@ -11,6 +11,8 @@ from typing import TextIO
 
 from rich.console import Console
 
+from kilocli.terminal_text import terminal_safe
+
 
 def _console(stream: TextIO) -> Console:
     plain = not stream.isatty() or "NO_COLOR" in os.environ
@@ -49,21 +51,24 @@ def is_plain(console: Console) -> bool:
 
 
 def write_answer(text: str) -> None:
-    """Raw answer text to stdout, unmodified (pipelines get exactly what the model said)."""
-    sys.stdout.write(text)
+    """Answer text to stdout: unmodified into a pipe or file (pipelines get exactly what the model
+    said), with control characters made visible on a terminal (no escape sequence reaches it)."""
+    sys.stdout.write(terminal_safe(text) if sys.stdout.isatty() else text)
     sys.stdout.flush()
 
 
 def warn(message: str) -> None:
-    stderr().print(f"[yellow]warning:[/yellow] {message}", markup=True, highlight=False)
+    con = stderr()
+    con.print("[yellow]warning:[/yellow] ", end="", markup=True)
+    con.print(terminal_safe(message), markup=False, highlight=False)
 
 
 def error(message: str) -> None:
     # markup off for the message itself: provider text may contain brackets
     con = stderr()
     con.print("[bold red]error:[/bold red] ", end="", markup=True)
-    con.print(message, markup=False, highlight=False)
+    con.print(terminal_safe(message), markup=False, highlight=False)
 
 
 def note(message: str) -> None:
-    stderr().print(message, markup=False, highlight=False, style="dim")
+    stderr().print(terminal_safe(message), markup=False, highlight=False, style="dim")

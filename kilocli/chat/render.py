@@ -16,6 +16,7 @@ from rich.text import Text
 from kilocli.chat.spend import Spend
 from kilocli.routing.cost import format_usd
 from kilocli.routing.router import Decision
+from kilocli.terminal_text import terminal_safe
 
 if TYPE_CHECKING:
     from kilocli.chat.slash import SlashCommand
@@ -136,7 +137,7 @@ def render_markdown_lines(text: str, console: Console) -> list[str]:
         emoji=False,
         highlight=False,
     )
-    scratch.print(Markdown(text, code_theme=CODE_THEME))
+    scratch.print(Markdown(terminal_safe(text), code_theme=CODE_THEME))
     return buf.getvalue().rstrip("\n").split("\n")
 
 

@@ -23,6 +23,7 @@ from kilocli.errors import KiloError, UsageError
 from kilocli.routing.pools import TIER_NAMES
 from kilocli.routing.router import Decision
 from kilocli.stdin import check_prompt_size
+from kilocli.terminal_text import terminal_safe
 
 if TYPE_CHECKING:
     from kilocli.config import Paths
@@ -351,7 +352,7 @@ class ChatSession:
                 if self.out.is_terminal:
                     from rich.markdown import Markdown
 
-                    self.out.print(Markdown(turn.answer, code_theme=CODE_THEME))
+                    self.out.print(Markdown(terminal_safe(turn.answer), code_theme=CODE_THEME))
                 else:
                     self.out.print(turn.answer, markup=False, highlight=False)
                 self.conversation.add_exchange(turn.prompt, turn.answer)

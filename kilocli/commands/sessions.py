@@ -13,6 +13,7 @@ from kilocli import output
 from kilocli.commands import emit_json, local_time, print_table, table, usd, usd_with_unpriced
 from kilocli.config import atomic_write, get_paths
 from kilocli.errors import UsageError
+from kilocli.terminal_text import terminal_safe
 
 if TYPE_CHECKING:
     from kilocli.store import SessionRecord, Store, TurnRecord
@@ -33,7 +34,7 @@ def _store() -> Store:
 
 
 def _one_line(text: str, width: int) -> str:
-    flat = " ".join(text.split())
+    flat = " ".join(terminal_safe(text).split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
@@ -150,11 +151,11 @@ def show(session_id: IdArg) -> None:
         out.print(Text(f"[{turn.seq}] you · {local_time(turn.created_at)}", style="bold cyan"))
         if turn.files:
             out.print(Text("files: " + ", ".join(turn.files), style="dim"))
-        out.print(Text(turn.prompt))
+        out.print(Text(terminal_safe(turn.prompt)))
         out.print()
         out.print(Text(f"[{turn.seq}] {_turn_meta(turn)}", style="bold green"))
         if turn.answer:
-            out.print(Text(turn.answer))
+            out.print(Text(terminal_safe(turn.answer)))
 
 
 def to_markdown(record: SessionRecord) -> str:
