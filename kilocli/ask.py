@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import stat
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -26,19 +27,34 @@ def attach_files(prompt: str, files: Sequence[Path]) -> str:
     """Append each file as a delimited block, refusing missing, binary or huge files by name."""
     blocks = [prompt]
     for path in files:
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise UsageError(f"--file: no such file: {path}") from None
-        except IsADirectoryError:
-            raise UsageError(f"--file: {path} is a directory") from None
-        except OSError as exc:
-            raise UsageError(f"--file: cannot read {path}: {exc.strerror}") from None
-        if len(data) > MAX_FILE_BYTES:
-            raise UsageError(f"--file: {path} is over {MAX_FILE_BYTES // 1024} KiB")
+        data = _read_regular_file(path)
         text = decode_text(data, f"--file {path}")
         blocks.append(f'<file path="{path}">\n{text.rstrip()}\n</file>')
     return check_prompt_size("\n\n".join(blocks), "prompt")
+
+
+def _read_regular_file(path: Path) -> bytes:
+    """At most MAX_FILE_BYTES of a regular file: a device (/dev/zero) or a FIFO is refused before
+    anything is read, because it could be endless or block forever."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise UsageError(f"--file: no such file: {path}") from None
+    except OSError as exc:
+        raise UsageError(f"--file: cannot read {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"--file: {path} is a directory")
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise UsageError(f"--file: {path} is {kind}, not a regular file; pipe it to stdin instead")
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)  # bounded even if the file grows meanwhile
+    except OSError as exc:
+        raise UsageError(f"--file: cannot read {path}: {exc.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise UsageError(f"--file: {path} is over {MAX_FILE_BYTES // 1024} KiB")
+    return data
 
 
 def outcome_line(outcome: TurnOutcome) -> str:
@@ -127,13 +143,19 @@ def run_ask(
     stream: bool,
     as_json: bool,
     transport: Any = None,
+    force: bool = False,
 ) -> int:
     from kilocli.store import Store
 
     system = system if system is not None else router.settings.system_prompt
     input_tokens = count_tokens(prompt) + (count_tokens(system) if system else 0)
     decision = router.decide(
-        [prompt], tier=tier, input_tokens=input_tokens, pin=pin, max_cost_usd=max_cost_usd
+        [prompt],
+        tier=tier,
+        input_tokens=input_tokens,
+        pin=pin,
+        max_cost_usd=max_cost_usd,
+        force=force,
     )
     output.stderr().print(summary_line(decision), markup=False, highlight=False, style="dim")
     store = Store(router.paths.database)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 # Multi-threaded BLAS makes tiny matrix products slow and jittery on a busy 2-core machine.
@@ -222,6 +223,10 @@ def ask(
     ] = False,
     no_stdin: Annotated[bool, typer.Option("--no-stdin", help="Do not read piped stdin.")] = False,
     pool: PoolOpt = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Call a pinned --model even if its estimate is over the cap."),
+    ] = False,
 ) -> None:
     """Ask once: the request is routed, the answer streams to stdout, route and cost to stderr.
 
@@ -235,8 +240,8 @@ def ask(
     """
     from kilocli.ask import attach_files, run_ask
 
-    if max_cost is not None and max_cost <= 0:
-        raise UsageError("--max-cost: must be a positive number of USD")
+    if max_cost is not None and not (math.isfinite(max_cost) and max_cost > 0):
+        raise UsageError(f"--max-cost: must be a positive, finite number of USD, got {max_cost}")
     _, settings, router = _context(pool)
     tier_name = _tier(tier, settings.tier)
     text = attach_files(_gather_prompt(prompt, use_stdin=not no_stdin), file or [])
@@ -249,6 +254,7 @@ def ask(
         max_cost_usd=max_cost,
         stream=not no_stream,
         as_json=as_json,
+        force=force,
     )
     raise typer.Exit(code)
 

@@ -7,18 +7,13 @@ All state lives in three XDG directories named ``kilocli`` (never ``kilo``: Kilo
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kilocli.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 APP_NAME = "kilocli"
 

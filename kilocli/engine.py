@@ -142,6 +142,7 @@ class Router:
         max_cost_usd: float | None = None,
         exclude: Sequence[str] = (),
         classification: Classification | None = None,
+        force: bool = False,
     ) -> Decision:
         if classification is None:
             classification = self.classifier.classify(list(user_turns))
@@ -156,6 +157,7 @@ class Router:
             cached_input_tokens=cached_input_tokens,
             max_cost_usd=max_cost_usd,
             exclude=exclude,
+            force=force,
         )
 
     def decide_classified(
@@ -169,6 +171,7 @@ class Router:
         cached_input_tokens: int = 0,
         max_cost_usd: float | None = None,
         exclude: Sequence[str] = (),
+        force: bool = False,
     ) -> Decision:
         pool = self.pool_for(tier)
         notes: list[str] = []
@@ -190,6 +193,7 @@ class Router:
             max_cost_usd=max_cost_usd if max_cost_usd is not None else self.settings.max_cost_usd,
             current_model=current_model,
             cached_input_tokens=cached_input_tokens,
+            force=force,
         )
         decision = route(
             classification,

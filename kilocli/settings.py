@@ -6,6 +6,7 @@ same checks, so a typo or a wrong type is one line naming the file (or the comma
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -115,7 +116,7 @@ def _check_quality(value: str) -> str | None:
 
 
 def _check_cost(value: float) -> str | None:
-    return None if value > 0 else f"must be greater than 0, got {value}"
+    return None if math.isfinite(value) and value > 0 else f"must be greater than 0, got {value}"
 
 
 def _check_ids(values: list[str]) -> str | None:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -231,7 +231,7 @@ def _new_session_id(now: datetime) -> str:
 
 
 def _ts(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def _dt(text: str | None) -> datetime | None:
@@ -295,7 +295,7 @@ class Store:
 
     def __init__(self, path: Path, *, clock: Callable[[], datetime] | None = None) -> None:
         self.path = path
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
         self._conn = self._connect(path)
         try:

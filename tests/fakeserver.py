@@ -432,7 +432,9 @@ def _openai_type(code: int) -> str:
 
 
 def _sse(data: Any, event: str | None = None, multiline: bool = False) -> str:
-    text = data if isinstance(data, str) else json.dumps(data)
+    text = (
+        data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+    )  # as real servers send UTF-8
     if multiline and text.startswith("{") and ", " in text:
         head, tail = text.split(", ", 1)  # a JSON object split between keys stays valid JSON
         lines = f"data: {head},\ndata: {tail}\n"

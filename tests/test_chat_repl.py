@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -35,7 +36,9 @@ ANSWER = "Generators **yield** values one at a time, lazily."
 class Term:
     """`kilo chat` on a pty; `screen` is what is visible, `log` everything it ever wrote."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], cwd: Path, *, sigint_ignored: bool = False
+    ) -> None:
         self.screen = pyte.Screen(COLS, ROWS)
         self.stream = pyte.ByteStream(self.screen)
         self.log = ""
@@ -46,6 +49,10 @@ class Term:
             env=env,
             cwd=str(cwd),
             dimensions=(ROWS, COLS),
+            # as a background job or some CI runners start it: SIGINT ignored from the start
+            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+            if sigint_ignored
+            else None,
         )
         # prompt-toolkit asks the terminal where the cursor is: let the emulator answer
         self.screen.write_process_input = lambda data: self.child.send(data.encode())
@@ -143,8 +150,8 @@ def chat(fake_server, home: Path, tmp_path: Path) -> Iterator[Callable[..., Term
     fake_server.script(answer=ANSWER)
     terms: list[Term] = []
 
-    def start(*args: str) -> Term:
-        term = Term(list(args), env, work)
+    def start(*args: str, sigint_ignored: bool = False) -> Term:
+        term = Term(list(args), env, work, sigint_ignored=sigint_ignored)
         terms.append(term)
         term.wait(lambda t: PROMPT in t.text(), 30, "the prompt")
         term.wait(lambda t: t.toolbar.strip() != "", 30, "the toolbar")
@@ -274,10 +281,11 @@ def test_files_unknown_commands_and_failures_keep_the_repl_usable(chat, fake_ser
     assert term.exit() == 0
 
 
-def test_ctrl_c_mid_stream_keeps_the_partial_answer(chat, fake_server, home):
+@pytest.mark.parametrize("sigint_ignored", [False, True], ids=["default", "sigint-ignored"])
+def test_ctrl_c_mid_stream_keeps_the_partial_answer(chat, fake_server, home, sigint_ignored):
     words = " ".join(f"word{i}" for i in range(400))
     fake_server.script(answer=words, chunk_delay=0.05)
-    term = chat()
+    term = chat(sigint_ignored=sigint_ignored)
     term.command("explain the event loop in detail")
     term.expect_log("word20 ")
     term.child.sendcontrol("c")

@@ -6,7 +6,7 @@ import json
 import stat
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import typer
@@ -227,7 +227,7 @@ class Clock:
 def seeded(paths: Paths) -> tuple[str, str]:
     """Two sessions a day apart: an ask with a priced debug turn, a free chat with an unfinished
     turn (the process stopped while it streamed)."""
-    clock = Clock(datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc))
+    clock = Clock(datetime(2026, 11, 1, 9, 0, tzinfo=UTC))
     store = Store(paths.database, clock=clock)
     debug = {"task": "debug", "difficulty": "medium", "model": "claude-sonnet-4.5"}
     ask = store.new_session("ask", "auto-efficient")
@@ -452,9 +452,9 @@ def test_stats_with_nothing_recorded(cli: Invoke) -> None:
 
 
 def test_parse_since() -> None:
-    now = datetime(2026, 11, 8, 12, 0, tzinfo=timezone.utc)
-    assert parse_since("7d", now) == datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
-    assert parse_since("24h", now) == datetime(2026, 11, 7, 12, 0, tzinfo=timezone.utc)
-    assert parse_since("2w", now) == datetime(2026, 10, 25, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 8, 12, 0, tzinfo=UTC)
+    assert parse_since("7d", now) == datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    assert parse_since("24h", now) == datetime(2026, 11, 7, 12, 0, tzinfo=UTC)
+    assert parse_since("2w", now) == datetime(2026, 10, 25, 12, 0, tzinfo=UTC)
     since = parse_since("2026-11-01T08:30:00+02:00", now)
-    assert since == datetime(2026, 11, 1, 6, 30, tzinfo=timezone.utc)
+    assert since == datetime(2026, 11, 1, 6, 30, tzinfo=UTC)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -22,11 +22,6 @@ from kilocli.routing.pools import (
     load_tier,
 )
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 REQUIRED_MODELS = (
     "claude-opus-4.5",

@@ -44,7 +44,7 @@ from kilocli.providers.registry import (
     provider_model_id,
     reachable_models,
 )
-from kilocli.providers.sse import SSEvent, iter_sse
+from kilocli.providers.sse import SSEvent, iter_sse, sse_lines
 from kilocli.routing.pools import ModelSpec, Price
 
 KEY = "sk-test-SECRET-0123456789abcdef"
@@ -208,6 +208,27 @@ def test_openai_stream_text_and_usage(fake_server):
             cache_write_tokens=8,
         ),
         Finished("stop"),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_a_stream_keeps_line_separator_characters_inside_the_answer(fake_server, kind: str):
+    # U+2028, U+2029 and U+0085 are text inside a JSON string; only CR and LF end an SSE line
+    fake_server.script(answer="one\u2028two \u2029three\x85four")
+    events = list(provider(fake_server, kind).stream(request()))
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert text == "one\u2028two \u2029three\x85four"
+    assert isinstance(events[-1], Finished)
+
+
+def test_sse_lines_split_on_cr_lf_and_crlf_only_even_across_chunks():
+    chunks = ["data: a\r", "\ndata: b\u2028c\rdata: d\x85e\n\r", "\n", "data: torn"]
+    assert list(sse_lines(chunks)) == [
+        "data: a",
+        "data: b\u2028c",
+        "data: d\x85e",
+        "",
+        "data: torn",
     ]
 
 

@@ -9,7 +9,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -254,7 +254,7 @@ def test_database_file_is_private(db: Path) -> None:
 
 
 def test_session_ids_sort_by_creation_and_resolve(db: Path) -> None:
-    clock = Clock(datetime(2026, 11, 1, tzinfo=timezone.utc), timedelta(hours=1))
+    clock = Clock(datetime(2026, 11, 1, tzinfo=UTC), timedelta(hours=1))
     store = Store(db, clock=clock)
     ids = [store.new_session("chat", "balanced") for _ in range(3)]
     assert ids == sorted(ids)
@@ -270,7 +270,7 @@ def test_session_ids_sort_by_creation_and_resolve(db: Path) -> None:
 
 
 def test_latest_session_is_the_most_recently_used(db: Path) -> None:
-    store = Store(db, clock=Clock(datetime(2026, 11, 1, tzinfo=timezone.utc)))
+    store = Store(db, clock=Clock(datetime(2026, 11, 1, tzinfo=UTC)))
     assert store.latest_session_id() is None
     with pytest.raises(UsageError, match="no sessions yet"):
         store.resolve("last")
@@ -313,7 +313,7 @@ def test_list_sessions_counts_turns_cost_and_unpriced(db: Path) -> None:
 
 
 def test_stats_aggregates_by_day_model_task_and_saving(db: Path) -> None:
-    clock = Clock(datetime(2026, 11, 1, 9, tzinfo=timezone.utc), timedelta(minutes=1))
+    clock = Clock(datetime(2026, 11, 1, 9, tzinfo=UTC), timedelta(minutes=1))
     store = Store(db, clock=clock)
     sid = store.new_session("chat", "auto-efficient")
 
@@ -358,7 +358,7 @@ def test_stats_aggregates_by_day_model_task_and_saving(db: Path) -> None:
     assert stats.saving_ratio == pytest.approx(0.54)
     assert (stats.input_tokens, stats.output_tokens) == (4800, 1200)
 
-    later = store.stats(since=datetime(2026, 11, 2, tzinfo=timezone.utc))
+    later = store.stats(since=datetime(2026, 11, 2, tzinfo=UTC))
     assert (later.turns, [d.key for d in later.by_day]) == (2, ["2026-11-02"])
     assert later.to_json()["saving_usd"] == pytest.approx(0.008)
 

@@ -9,7 +9,9 @@ calls decide().
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,6 +154,10 @@ class ChatUI:
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> int:
         default = ""
+        # Ctrl-C must stop an answer even when kilo was started with SIGINT ignored (a background
+        # job, some CI runners): then Python installs no handler of its own, so install it here
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             while not self.s.should_exit:
                 self.s.flush_notes()

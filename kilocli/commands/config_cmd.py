@@ -41,7 +41,7 @@ def set_(
 ) -> None:
     """Change one setting in config.toml (checked before it is written).
 
-    Keys: tier, exclude, max_cost_usd, system_prompt, provider_order, encoder_model_path,
+    Keys: tier, quality, exclude, max_cost_usd, system_prompt, provider_order, encoder_model_path,
     chat.history, chat.vi_mode, providers.NAME.(enabled|base_url|key_env|kind|free|
     max_tokens_field), providers.NAME.models.MODEL_ID, providers.NAME.headers.HEADER.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -172,7 +172,7 @@ def stats_command(
     """
     from kilocli.store import Store
 
-    start = parse_since(since, datetime.now(timezone.utc)) if since else None
+    start = parse_since(since, datetime.now(UTC)) if since else None
     with Store(get_paths().database) as store:
         figures = store.stats(start)
     if as_json:

@@ -30,7 +30,7 @@ from kilocli.providers.errors import (
     from_stream_error,
     scrub,
 )
-from kilocli.providers.sse import SSEvent, iter_sse
+from kilocli.providers.sse import SSEvent, iter_sse, sse_lines
 
 _ERROR_BODY_LIMIT = 64 * 1024  # an error page is read this far, no further
 
@@ -164,7 +164,7 @@ class HttpProvider:
                         secrets=self.cfg.secrets,
                     )
                 elif request.stream and _is_event_stream(response):
-                    lines = iter_sse(response.iter_lines())
+                    lines = iter_sse(sse_lines(response.iter_text()))
                     for event in self.parse_stream(lines, progress):
                         if isinstance(event, TextDelta):
                             progress.add(event.text)

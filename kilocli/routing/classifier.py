@@ -34,9 +34,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sys
 import tempfile
 import threading
+import tomllib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
@@ -51,11 +51,6 @@ from kilocli.errors import ConfigError
 from kilocli.routing import text as text_views
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
 from kilocli.routing.text import TurnShape, split_turn, views
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 # Parameters, calibrated on 5-fold out-of-fold scores of the examples (folds by text hash).
 PASTE_WEIGHT = 0.35  # share of the pasted material in a turn's vector: prose leads, code helps

@@ -177,7 +177,7 @@ def _genai_model_price(provider_name: str, provider_model_id: str) -> Any | None
         )
     except LookupError:
         return None
-    model_price = info.get_prices(_dt.datetime.now(tz=_dt.timezone.utc))
+    model_price = info.get_prices(_dt.datetime.now(tz=_dt.UTC))
     if model_price.input_mtok is None or model_price.output_mtok is None:
         return None  # genai-prices lists the model but not its price: still unknown
     return model_price

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-import sys
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,11 +24,6 @@ from typing import Any, NoReturn
 from kilocli.config import Paths, get_paths
 from kilocli.errors import PoolError, UsageError
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,10 @@ class NoCandidate(UsageError):
     """Every model of the pool was filtered out; the message says which filter removed what."""
 
 
+class OverCap(UsageError):
+    """A pinned model's estimate is over the cost cap (or cannot be shown to be under it)."""
+
+
 # The `--json` contract: keys every decision object carries (scripts rely on them; more may follow).
 STABLE_JSON_KEYS: frozenset[str] = frozenset(
     {
@@ -76,6 +80,7 @@ class Constraints:
     max_cost_usd: float | None = None  # per-turn cap on the estimate
     current_model: str | None = None  # the session's model so far (sticky sessions)
     cached_input_tokens: int = 0  # prefix already in the current model's provider cache
+    force: bool = False  # call a pinned model even when its estimate is over the cost cap
 
 
 @dataclass(frozen=True)
@@ -518,6 +523,8 @@ def _fallback_row(
 def _pinned_row(pin: str, catalogue: Catalogue, ctx: _Context, notes: list[str]) -> _Row:
     model_id = _resolve_model_id(pin, catalogue)
     row = _evaluate(model_id, 0, catalogue, ctx)
+    if row.filtered in ("over_cap", "unpriced_cap") and not ctx.constraints.force:
+        raise OverCap(f"pinned model {model_id}: {row.reason}; pass --force to call it anyway")
     if not row.eligible:
         notes.append(f"pinned model {model_id}: {row.reason}; using it anyway because it is pinned")
         if row.filtered == "unreachable":
