@@ -330,12 +330,20 @@ class Engine:
         from kilocli.errors import UsageError
         from kilocli.providers.base import ChatRequest
         from kilocli.providers.runner import plan_attempts
+        from kilocli.settings import BUILTIN_PROVIDERS
 
         providers = self.router.providers()
         if not providers:
+            # a custom provider of config.toml that lacks its key is named with its variable
+            custom = [
+                f"{var} (for {name})"
+                for name in self.router.settings.provider_names()
+                if name not in BUILTIN_PROVIDERS and (var := self.router.settings.env_var_for(name))
+            ]
+            wanted = ", ".join([*custom, "OPENROUTER_API_KEY", "ANTHROPIC_API_KEY"])
             raise UsageError(
-                "no provider configured: set OPENROUTER_API_KEY, ANTHROPIC_API_KEY or "
-                "OPENAI_API_KEY (or OLLAMA_HOST), or run `kilo auth set PROVIDER`"
+                f"no provider configured: set {wanted} or OPENAI_API_KEY (or OLLAMA_HOST), "
+                "or run `kilo auth set PROVIDER`"
             )
         order = [decision.model]
         if allow_fallback:

@@ -381,7 +381,8 @@ def _write_change(paths: Paths, parts: tuple[str, ...], value: Any) -> None:
         node[parts[-1]] = value
     # the whole file must stay valid (a custom provider needs base_url) before it is written
     _validate(raw, lambda key: f"{paths.config_file}: key '{key}'")
-    write_toml(paths.config_file, raw)
+    # 0600: custom provider headers may carry credentials (an Authorization or API-key header)
+    write_toml(paths.config_file, raw, mode=0o600)
 
 
 def _prune_empty(table: dict[str, Any]) -> None:

@@ -229,3 +229,14 @@ def test_ollama_only_user_is_served_from_the_free_tier_at_zero_cost(kilo, fake_s
     assert obj["decision"]["tier"] == "free"
     assert fake_server.requests[-1].path == "/v1/chat/completions"
     assert "authorization" not in fake_server.requests[-1].headers
+
+
+def test_no_provider_names_a_custom_providers_key_variable(kilo):
+    assert (
+        kilo(["config", "set", "providers.lab.base_url", "http://127.0.0.1:9/v1"]).returncode == 0
+    )
+    assert kilo(["config", "set", "providers.lab.key_env", "LAB_API_KEY"]).returncode == 0
+    proc = kilo(["ask", "hello there"])
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert "no provider configured" in err and "LAB_API_KEY (for lab)" in err

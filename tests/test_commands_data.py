@@ -458,3 +458,13 @@ def test_parse_since() -> None:
     assert parse_since("2w", now) == datetime(2026, 10, 25, 12, 0, tzinfo=UTC)
     since = parse_since("2026-11-01T08:30:00+02:00", now)
     assert since == datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
+
+
+def test_config_show_hides_header_values_and_the_file_is_private(cli):
+    secret = "Bearer lab-secret-9137"
+    assert cli("config", "set", "providers.lab.base_url", "http://127.0.0.1:9/v1").exit_code == 0
+    assert cli("config", "set", "providers.lab.headers.Authorization", secret).exit_code == 0
+    shown = cli("config", "show").stdout
+    assert secret not in shown
+    assert 'Authorization = "(hidden)"' in shown
+    assert (get_paths().config_file.stat().st_mode & 0o777) == 0o600

@@ -213,3 +213,12 @@ def test_format_usd(usd, shown):
 def test_tiny_but_nonzero_cost_is_never_shown_as_zero():
     assert format_usd(0.000004) != "$0.00"
     assert format_usd(float("nan")) == "unpriced"
+
+
+def test_degenerate_text_is_not_estimated_as_one_token():
+    # one long punctuation run used to count as a single token, so caps and context checks failed
+    assert count_tokens("!?" * 260_000) >= 520_000 // 6
+    assert count_tokens("=" * 6_000) >= 1_000
+    # ordinary text is untouched by the floor
+    prose = "Rename the variable tmp to total in utils.py and update the call sites. " * 20
+    assert count_tokens(prose) > len(prose.encode()) / 6

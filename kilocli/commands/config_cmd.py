@@ -31,7 +31,13 @@ def show() -> None:
     origin = str(paths.config_file) if paths.config_file.exists() else "no config file yet"
     lines = [f"# effective settings: defaults + {origin}"]
     lines += [f"# {key}: not set" for key in unset_keys(settings)]
-    output.write_answer("\n".join(lines) + "\n" + tomli_w.dumps(effective_dict(settings)))
+    data = effective_dict(settings)
+    for provider in data.get("providers", {}).values():
+        # header values are often credentials (Authorization, x-api-key): show that one is set
+        headers = provider.get("headers")
+        if headers:
+            provider["headers"] = {name: "(hidden)" for name in headers}
+    output.write_answer("\n".join(lines) + "\n" + tomli_w.dumps(data))
 
 
 @app.command("set")

@@ -70,6 +70,9 @@ _W_NEWLINE = 0.856
 _W_NON_ASCII_BYTE = 0.250
 
 
+_MAX_BYTES_PER_TOKEN = 6  # see the floor in count_tokens
+
+
 def count_tokens(text: str) -> int:
     """Estimated tokens of `text`, offline (no tokenizer download); at least 1 unless empty."""
     if not text:
@@ -85,7 +88,10 @@ def count_tokens(text: str) -> int:
         + _W_NEWLINE * classes.count(b"\n")
         + _W_NON_ASCII_BYTE * classes.count(b"u")
     )
-    return max(1, round(estimate))
+    # a floor for degenerate text (520k characters of "!?" are one punctuation run above, but
+    # hundreds of thousands of tokens to a real tokenizer): never under one token per 6 bytes,
+    # which ordinary prose and code (3-5 bytes a token) never reach
+    return max(1, round(max(estimate, len(raw) / _MAX_BYTES_PER_TOKEN)))
 
 
 # -- cost --------------------------------------------------------------------------------------
