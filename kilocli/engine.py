@@ -290,6 +290,8 @@ class TurnOutcome:
 
 
 SAVE_PARTIAL_EVERY_S = 0.5
+# under a cost cap, a model that could write fewer tokens than this is not worth calling
+MIN_CLAMPED_OUTPUT = 256
 
 
 class Engine:
@@ -324,9 +326,11 @@ class Engine:
         system: str | None,
         allow_fallback: bool = True,
         stream: bool = True,
+        on_notice: Note = _silent,
     ) -> list[Attempt]:
         """The chosen model first (on each provider that serves it), then the other adequate
-        candidates, cheapest first."""
+        candidates, cheapest first; under a cost cap, each request's max_tokens is clamped so that
+        its worst case (the input at full price plus every output token) stays under the cap."""
         from kilocli.errors import UsageError
         from kilocli.providers.base import ChatRequest
         from kilocli.providers.runner import plan_attempts
@@ -354,9 +358,40 @@ class Engine:
             model="", messages=tuple(messages), system=system, max_tokens=8192, stream=stream
         )
         attempts = plan_attempts(order, self.router.catalogue, providers, request)
+        cap = decision.max_cost_usd
+        # a pinned model called over the cap with --force is the user's explicit choice
+        forced = decision.pinned and (
+            decision.estimated_cost_usd is None or (cap or 0.0) < decision.estimated_cost_usd
+        )
+        if cap is not None and not forced:
+            attempts = self._within_cap(attempts, decision, on_notice)
         if not attempts:
             raise UsageError(f"{decision.model}: no configured provider serves this model")
         return attempts
+
+    def _within_cap(
+        self, attempts: list[Attempt], decision: Decision, on_notice: Note
+    ) -> list[Attempt]:
+        from dataclasses import replace
+
+        from kilocli.routing.cost import format_usd, max_output_within, resolve_price
+
+        cap = float(decision.max_cost_usd or 0.0)
+        kept: list[Attempt] = []
+        for attempt in attempts:
+            spec = self.router.catalogue.models[attempt.model_id]
+            price = resolve_price(spec, decision.input_tokens, attempt.provider.name)
+            most = max_output_within(cap, price, decision.input_tokens)
+            if most is None or most >= attempt.request.max_tokens:
+                kept.append(attempt)
+            elif most >= MIN_CLAMPED_OUTPUT:
+                if attempt.model_id == decision.model and not kept:
+                    on_notice(
+                        f"max_tokens clamped to {most:,} so that {attempt.model_id} stays under "
+                        f"the cap {format_usd(cap)} even if it writes that much"
+                    )
+                kept.append(replace(attempt, request=replace(attempt.request, max_tokens=most)))
+        return kept
 
     def run_turn(
         self,
@@ -396,7 +431,12 @@ class Engine:
         last_save = started
         try:
             attempts = self.attempts_for(
-                decision, messages, system=system, allow_fallback=allow_fallback, stream=stream
+                decision,
+                messages,
+                system=system,
+                allow_fallback=allow_fallback,
+                stream=stream,
+                on_notice=on_notice,
             )
             for attempt, event in stream_with_fallback(
                 attempts,

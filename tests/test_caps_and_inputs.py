@@ -67,3 +67,27 @@ def test_a_file_over_the_limit_is_refused_by_name(kilo, fake_server, tmp_path):
     proc = kilo(["ask", "-f", str(big), "summarise"], env=_env(fake_server))
     assert proc.returncode == 2
     assert f"--file: {big} is over 256 KiB" in proc.stderr.decode()
+
+
+def test_max_tokens_is_clamped_so_the_worst_case_stays_under_the_cap(kilo, fake_server):
+    fake_server.script(answer="short and cheap")
+    # gpt-5 at $1.25 / $10 per Mtok: $0.01 leaves room for about 990 output tokens, not 8192
+    proc = kilo(
+        ["ask", "--model", "gpt-5", "--max-cost", "0.01", "explain python decorators"],
+        env=_env(fake_server),
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    sent = fake_server.requests[-1].body
+    limit = sent.get("max_completion_tokens") or sent.get("max_tokens")
+    assert 900 <= limit < 1000
+    assert "max_tokens clamped to" in proc.stderr.decode()
+
+
+def test_max_cost_math():
+    from kilocli.routing.cost import max_output_within
+    from kilocli.routing.pools import Price
+
+    price = Price(1.25, 10.0, 0.125, "test", "2026-12-01")
+    assert max_output_within(0.005, price, 1_000) == 375  # (0.005 - 0.00125) / 0.00001
+    assert max_output_within(0.001, price, 1_000) == 0
+    assert max_output_within(0.005, Price(None, 10.0, None, "t", "2026-12-01"), 10) is None

@@ -97,6 +97,16 @@ def count_tokens(text: str) -> int:
 # -- cost --------------------------------------------------------------------------------------
 
 
+def max_output_within(cap_usd: float, price: Price, input_tokens: int) -> int | None:
+    """The most output tokens a call may produce and still cost at most ``cap_usd`` with
+    ``input_tokens`` of input at full price (the worst case: no cache hit); None when the price is
+    unknown or output is free (nothing to clamp)."""
+    if price.input is None or price.output is None or price.output <= 0:
+        return None
+    room = cap_usd - input_tokens * price.input / 1e6
+    return max(0, math.floor(room / (price.output / 1e6) + 1e-9))  # 1e-9: float noise
+
+
 def estimate_cost(
     price: Price, input_tokens: int, output_tokens: int, cached_input_tokens: int = 0
 ) -> float | None:

@@ -124,6 +124,7 @@ class Decision:
     sticky: bool = False  # kept the session's model where the rules alone would have switched
     no_provider_configured: bool = False
     notes: list[str] = field(default_factory=list)
+    max_cost_usd: float | None = None  # the per-turn cap the decision was made under
     bar: float | None = None  # the cell's bar (pool.bars[difficulty])
     skill: float | None = None  # the chosen model's skill for the cell
     pinned: bool = False
@@ -343,6 +344,7 @@ def route(
             reason=reason,
             no_provider_configured=constraints.reachable is None,
             notes=notes,
+            max_cost_usd=constraints.max_cost_usd,
             bar=bar,
             skill=row.skill,
             fallback_used=fallback_used,
