@@ -222,3 +222,29 @@ def test_degenerate_text_is_not_estimated_as_one_token():
     # ordinary text is untouched by the floor
     prose = "Rename the variable tmp to total in utils.py and update the call sites. " * 20
     assert count_tokens(prose) > len(prose.encode()) / 6
+
+
+def test_catalogue_prices_citing_genai_prices_match_the_installed_data():
+    """A dependency bump that changes a price fails here instead of silently diverging."""
+    from kilocli.routing.cost import _flatten, _genai_model_price
+    from kilocli.routing.pools import load_catalogue
+
+    checked = 0
+    drift = []
+    for spec in load_catalogue().models.values():
+        if "genai-prices" not in spec.price.source or spec.free or spec.status == "deprecated":
+            continue
+        found = None
+        for provider, model_id in spec.provider_ids.items():
+            data = _genai_model_price(provider, model_id)
+            if data is not None:
+                found = _flatten(data, 1_000, provider, model_id)
+                break
+        assert found is not None, f"{spec.id}: cites genai-prices, which no longer knows it"
+        for field in ("input", "output"):
+            ours, theirs = getattr(spec.price, field), getattr(found, field)
+            if ours is None or theirs is None or abs(ours - theirs) > 1e-9:
+                drift.append(f"{spec.id}.{field}: catalogue {ours} vs genai-prices {theirs}")
+        checked += 1
+    assert checked >= 10
+    assert not drift, "; ".join(drift)
