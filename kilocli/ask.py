@@ -144,6 +144,7 @@ def run_ask(
     as_json: bool,
     transport: Any = None,
     force: bool = False,
+    timeout_s: float | None = None,
 ) -> int:
     from kilocli.store import Store
 
@@ -178,6 +179,7 @@ def run_ask(
                 cancel=cancel,
                 allow_fallback=pin is None,
                 stream=stream,
+                timeout_s=timeout_s,
             )
     finally:
         if not as_json:

@@ -227,6 +227,13 @@ def ask(
         bool,
         typer.Option("--force", help="Call a pinned --model even if its estimate is over the cap."),
     ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Seconds for the whole call, retries and fallbacks included (default 120).",
+        ),
+    ] = None,
 ) -> None:
     """Ask once: the request is routed, the answer streams to stdout, route and cost to stderr.
 
@@ -242,6 +249,8 @@ def ask(
 
     if max_cost is not None and not (math.isfinite(max_cost) and max_cost > 0):
         raise UsageError(f"--max-cost: must be a positive, finite number of USD, got {max_cost}")
+    if timeout is not None and not (math.isfinite(timeout) and 0 < timeout <= 3600):
+        raise UsageError(f"--timeout: must be a number of seconds from 0 to 3600, got {timeout}")
     _, settings, router = _context(pool)
     tier_name = _tier(tier, settings.tier)
     text = attach_files(_gather_prompt(prompt, use_stdin=not no_stdin), file or [])
@@ -255,6 +264,7 @@ def ask(
         stream=not no_stream,
         as_json=as_json,
         force=force,
+        timeout_s=timeout,
     )
     raise typer.Exit(code)
 

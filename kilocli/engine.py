@@ -407,11 +407,13 @@ class Engine:
         cancel: threading.Event | None = None,
         allow_fallback: bool = True,
         stream: bool = True,
+        timeout_s: float | None = None,
     ) -> TurnOutcome:
         """Call the provider for a decided turn, streaming text to `on_text`; record everything.
 
         Provider failures do not raise: the outcome's status and error say what happened. The prompt
-        is in the store before the call; the partial answer is saved as it streams.
+        is in the store before the call; the partial answer is saved as it streams. ``timeout_s``
+        bounds the whole call, retries and fallbacks included (None: settings.timeout_s).
         """
         from kilocli.errors import KiloError
         from kilocli.providers.base import Message, TextDelta, UsageReport
@@ -429,6 +431,13 @@ class Engine:
         model, provider = decision.model, decision.provider
         status, error, exit_code = "ok", None, 0
         last_save = started
+        # the whole call's bound: a timer stops the stream as Ctrl-C would, and says why
+        timeout_s = self.settings.timeout_s if timeout_s is None else timeout_s
+        stop = cancel if cancel is not None else threading.Event()
+        timed_out = threading.Event()
+        timer = threading.Timer(timeout_s, lambda: (timed_out.set(), stop.set()))
+        timer.daemon = True
+        timer.start()
         try:
             attempts = self.attempts_for(
                 decision,
@@ -443,7 +452,7 @@ class Engine:
                 on_notice=on_notice,
                 sleep=self.sleep,
                 transport=self.transport,
-                cancel=cancel,
+                cancel=stop,
                 providers=self.provider_cache,
             ):
                 model, provider = attempt.model_id, attempt.provider.name
@@ -456,7 +465,11 @@ class Engine:
                         last_save = now
                 elif isinstance(event, UsageReport):
                     usage = event
-            if cancel is not None and cancel.is_set():
+            if timed_out.is_set():
+                status = "incomplete" if chunks else "error"
+                error = f"no complete answer within {timeout_s:g} s (timeout_s, --timeout)"
+                exit_code = 1
+            elif stop.is_set():
                 status, error, exit_code = "interrupted", "stopped by the user", 130
         except StreamInterrupted as exc:
             status, error, exit_code = "incomplete", exc.message, exc.exit_code
@@ -464,6 +477,8 @@ class Engine:
             status, error, exit_code = "interrupted", "stopped by the user", 130
         except KiloError as exc:
             status, error, exit_code = "error", exc.message, exc.exit_code
+        finally:
+            timer.cancel()
         answer = "".join(chunks)
         duration_ms = int((self.clock() - started) * 1000)
         cost = self._cost(model, usage)

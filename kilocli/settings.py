@@ -18,6 +18,7 @@ from kilocli.routing.pools import QUALITY_SHIFTS, TIER_NAMES
 
 DEFAULT_TIER = "auto-efficient"
 DEFAULT_QUALITY = "standard"
+DEFAULT_TIMEOUT_S = 120.0
 
 # provider -> env var of its key (None: needs no key); custom providers declare key_env in config.
 BUILTIN_PROVIDERS: dict[str, str | None] = {
@@ -61,6 +62,7 @@ class Settings:
     quality: str = DEFAULT_QUALITY  # how much skill the per-request tiers ask of a model
     exclude: list[str] = field(default_factory=list)  # model ids never to route to
     max_cost_usd: float | None = None  # per-turn cap on the estimate
+    timeout_s: float = DEFAULT_TIMEOUT_S  # bound on one call: retries and fallbacks included
     system_prompt: str | None = None
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     provider_order: list[str] = field(default_factory=list)  # preference when several serve a model
@@ -115,6 +117,12 @@ def _check_quality(value: str) -> str | None:
     return None
 
 
+def _check_timeout(value: float) -> str | None:
+    if math.isfinite(value) and 0 < value <= 3600:
+        return None
+    return f"must be a number of seconds from 0 to 3600, got {value}"
+
+
 def _check_cost(value: float) -> str | None:
     return None if math.isfinite(value) and value > 0 else f"must be greater than 0, got {value}"
 
@@ -152,6 +160,7 @@ _TOP: dict[str, _Field] = {
     "quality": _Field("str", _check_quality),
     "exclude": _Field("str_list", _check_ids),
     "max_cost_usd": _Field("opt_float", _check_cost),
+    "timeout_s": _Field("opt_float", _check_timeout),
     "system_prompt": _Field("opt_str"),
     "provider_order": _Field("str_list"),  # names checked against the providers in _validate
     "encoder_model_path": _Field("opt_str"),
@@ -400,6 +409,7 @@ def effective_dict(settings: Settings) -> dict[str, Any]:
     data: dict[str, Any] = {
         "tier": settings.tier,
         "quality": settings.quality,
+        "timeout_s": settings.timeout_s,
         "exclude": list(settings.exclude),
         "provider_order": list(settings.provider_order),
     }

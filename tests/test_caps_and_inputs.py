@@ -91,3 +91,39 @@ def test_max_cost_math():
     assert max_output_within(0.005, price, 1_000) == 375  # (0.005 - 0.00125) / 0.00001
     assert max_output_within(0.001, price, 1_000) == 0
     assert max_output_within(0.005, Price(None, 10.0, None, "t", "2026-12-01"), 10) is None
+
+
+def test_timeout_bounds_the_whole_call_and_keeps_what_came(kilo, fake_server):
+    # the first chunk arrives, then the provider stalls for a minute
+    fake_server.script(faults=["stall:1:60"], answer="first second third")
+    began = time.monotonic()
+    proc = kilo(["ask", "--timeout", "3", "explain closures"], env=_env(fake_server), timeout=40)
+    elapsed = time.monotonic() - began
+    assert proc.returncode == 1, proc.stderr.decode()
+    assert elapsed < 25  # the stall alone is 60 s; start-up takes a few
+    assert "no complete answer within 3 s" in proc.stderr.decode()
+    assert proc.stdout.decode().startswith("first")
+    import sqlite3
+
+    row = (
+        sqlite3.connect(kilo.home / "data" / "kilocli.db")
+        .execute("SELECT status, answer FROM turns")
+        .fetchone()
+    )
+    assert row == ("incomplete", "first")
+
+
+def test_timeout_covers_a_provider_that_never_answers(kilo, fake_server):
+    fake_server.script(faults=["timeout:60"] * 9)
+    began = time.monotonic()
+    proc = kilo(["ask", "--timeout", "3", "hello there"], env=_env(fake_server), timeout=40)
+    assert proc.returncode == 1, proc.stderr.decode()
+    assert time.monotonic() - began < 25
+    assert "no complete answer within 3 s" in proc.stderr.decode()
+
+
+@pytest.mark.parametrize("value", ["0", "nan", "99999"])
+def test_timeout_must_be_sane(kilo, value: str):
+    proc = kilo(["ask", "--timeout", value, "hello there"])
+    assert proc.returncode == 2
+    assert "--timeout" in proc.stderr.decode()

@@ -144,6 +144,7 @@ def test_config_path_set_show_unset(cli: Invoke, paths: Paths) -> None:
         "# encoder_model_path: not set\n"
         'tier = "auto-efficient"\n'
         'quality = "standard"\n'
+        "timeout_s = 120.0\n"
         "exclude = []\n"
         "provider_order = []\n"
         "\n"
@@ -165,6 +166,7 @@ def test_config_path_set_show_unset(cli: Invoke, paths: Paths) -> None:
         "# encoder_model_path: not set\n"
         'tier = "auto-efficient"\n'
         'quality = "standard"\n'
+        "timeout_s = 120.0\n"
         "exclude = [\n"
         '    "gpt-5",\n'
         '    "claude-opus-4.5",\n'
