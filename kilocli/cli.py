@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import sqlite3
 
 # Multi-threaded BLAS makes tiny matrix products slow and jittery on a busy 2-core machine.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -392,6 +394,37 @@ def _usage_error_line(exc: Exception) -> str:
     return f"{message}{where}"
 
 
+_OWN_FOLDER = "fix its permissions, or set KILOCLI_HOME to a folder you own"
+_ERRNO_ADVICE = {
+    errno.EACCES: f"no permission: {_OWN_FOLDER}",
+    errno.EPERM: f"not permitted: {_OWN_FOLDER}",
+    errno.EROFS: "read-only file system: set KILOCLI_HOME to a writable folder",
+    errno.ENOSPC: "the disk is full: free some space and try again",
+    errno.ENOTDIR: "a file stands where a folder is needed: move it, or set KILOCLI_HOME elsewhere",
+    errno.EEXIST: "a file stands where a folder is needed: move it, or set KILOCLI_HOME elsewhere",
+}
+
+
+def environment_error_line(exc: OSError | sqlite3.Error) -> str:
+    """One line for an ordinary environment failure: what, where, and what to do about it."""
+    if isinstance(exc, sqlite3.Error):
+        from kilocli.config import get_paths
+
+        database = get_paths().database
+        text = str(exc).lower()
+        if "readonly" in text or "read-only" in text:
+            return f"{database}: the database is read-only: make it writable, or set KILOCLI_HOME"
+        if "malformed" in text or "not a database" in text or "corrupt" in text:
+            return (
+                f"{database}: the database is damaged ({exc}); move it aside "
+                f"(mv {database} {database}.bad) and kilo starts a new one"
+            )
+        return f"{database}: database error: {exc}"
+    where = exc.filename or "a file kilocli needs"
+    advice = _ERRNO_ADVICE.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    return f"{where}: {advice}"
+
+
 def main() -> None:
     """Entry point: every error becomes one line on stderr and its exit code; no tracebacks."""
     try:
@@ -409,6 +442,11 @@ def main() -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
+    except (OSError, sqlite3.Error) as exc:
+        if os.environ.get("KILOCLI_DEBUG"):
+            raise
+        output.error(environment_error_line(exc))
+        sys.exit(EXIT_FAILURE)
     except Exception as exc:  # last resort: one line, no locals, no key
         if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
             if exc.format_message():  # type: ignore[attr-defined]

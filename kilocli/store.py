@@ -324,7 +324,10 @@ class Store:
             # WAL + NORMAL: commits are not fsynced yet never corrupt; a power cut may lose the last
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as exc:
-            raise KiloError(f"{path}: cannot open the transcript database: {exc}") from None
+            advice = ""
+            if "not a database" in str(exc) or "malformed" in str(exc):
+                advice = f"; move it aside (mv {path} {path}.bad) and kilo starts a new one"
+            raise KiloError(f"{path}: cannot open the transcript database: {exc}{advice}") from None
         conn.row_factory = sqlite3.Row
         return conn
 
