@@ -145,6 +145,7 @@ def run_ask(
     transport: Any = None,
     force: bool = False,
     timeout_s: float | None = None,
+    files: Sequence[str] = (),
 ) -> int:
     from kilocli.store import Store
 
@@ -180,6 +181,7 @@ def run_ask(
                 allow_fallback=pin is None,
                 stream=stream,
                 timeout_s=timeout_s,
+                files=files,
             )
     finally:
         if not as_json:

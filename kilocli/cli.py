@@ -267,6 +267,7 @@ def ask(
         as_json=as_json,
         force=force,
         timeout_s=timeout,
+        files=[str(f) for f in file or []],
     )
     raise typer.Exit(code)
 

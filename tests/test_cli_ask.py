@@ -177,6 +177,7 @@ def test_files_pin_and_max_cost(kilo, fake_server, tmp_path):
     body = fake_server.requests[-1].body
     assert body["model"] == "gpt-5"
     assert f'<file path="{src}">\ndef parse(s):' in body["messages"][-1]["content"]
+    assert json.loads(_turns(kilo.home)[-1]["files"]) == [str(src)]  # recorded with the turn
     missing = kilo(["ask", "-f", str(tmp_path / "nope.py"), "add a docstring"], env=env)
     assert missing.returncode == 2 and "nope.py" in missing.stderr.decode()
     binary = tmp_path / "blob.bin"
