@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import math
 import os
-import sqlite3
 
 # Multi-threaded BLAS makes tiny matrix products slow and jittery on a busy 2-core machine.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -406,24 +405,27 @@ _ERRNO_ADVICE = {
 }
 
 
-def environment_error_line(exc: OSError | sqlite3.Error) -> str:
+def environment_error_line(exc: OSError) -> str:
     """One line for an ordinary environment failure: what, where, and what to do about it."""
-    if isinstance(exc, sqlite3.Error):
-        from kilocli.config import get_paths
-
-        database = get_paths().database
-        text = str(exc).lower()
-        if "readonly" in text or "read-only" in text:
-            return f"{database}: the database is read-only: make it writable, or set KILOCLI_HOME"
-        if "malformed" in text or "not a database" in text or "corrupt" in text:
-            return (
-                f"{database}: the database is damaged ({exc}); move it aside "
-                f"(mv {database} {database}.bad) and kilo starts a new one"
-            )
-        return f"{database}: database error: {exc}"
     where = exc.filename or "a file kilocli needs"
     advice = _ERRNO_ADVICE.get(exc.errno or 0, exc.strerror or type(exc).__name__)
     return f"{where}: {advice}"
+
+
+def database_error_line(exc: Exception) -> str:
+    """One line for a failure of the transcript database (an ``sqlite3.Error``)."""
+    from kilocli.config import get_paths
+
+    database = get_paths().database
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text:
+        return f"{database}: the database is read-only: make it writable, or set KILOCLI_HOME"
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return (
+            f"{database}: the database is damaged ({exc}); move it aside "
+            f"(mv {database} {database}.bad) and kilo starts a new one"
+        )
+    return f"{database}: database error: {exc}"
 
 
 def main() -> None:
@@ -443,12 +445,15 @@ def main() -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
-    except (OSError, sqlite3.Error) as exc:
+    except OSError as exc:
         if os.environ.get("KILOCLI_DEBUG"):
             raise
         output.error(environment_error_line(exc))
         sys.exit(EXIT_FAILURE)
     except Exception as exc:  # last resort: one line, no locals, no key
+        if type(exc).__module__ == "sqlite3" and not os.environ.get("KILOCLI_DEBUG"):
+            output.error(database_error_line(exc))  # sqlite3 is not imported up front: cold start
+            sys.exit(EXIT_FAILURE)
         if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
             if exc.format_message():  # type: ignore[attr-defined]
                 output.error(_usage_error_line(exc))
