@@ -648,8 +648,13 @@ class Store:
         )
 
     def stats(self, since: datetime | None = None) -> Stats:
-        """Spend by local day, by model, turns by task bucket, and actual vs frontier cost."""
-        where, params = ("WHERE t.created_at >= ?", (_ts(since),)) if since else ("", ())
+        """Spend by local day, by model, turns by task bucket, and actual vs frontier cost.
+
+        A turn that failed before any answer (status "error": auth, bad request, every attempt
+        failed) cost nothing and is left out, so it adds no "$0.00" session or turn."""
+        where, params = "WHERE t.status != 'error'", ()
+        if since:
+            where, params = f"{where} AND t.created_at >= ?", (_ts(since),)
         with self._lock:
             q = self._conn.execute
             total = q(
@@ -685,7 +690,7 @@ class Store:
             compared = q(
                 "SELECT count(*) AS turns, coalesce(sum(t.cost_usd), 0.0) AS cost, "
                 "coalesce(sum(t.frontier_cost_usd), 0.0) AS frontier FROM turns t "
-                + (f"{where} AND {both}" if where else f"WHERE {both}"),
+                + f"{where} AND {both}",
                 params,
             ).fetchone()
         tasks: dict[str, TaskRow] = {}

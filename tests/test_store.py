@@ -379,3 +379,14 @@ def test_processes_creating_a_fresh_database_at_once_all_succeed(tmp_path: Path)
         for round_ in range(6):
             db = str(tmp_path / f"race{round_}.db")
             assert pool.map(_open_new_session, [db] * 4) == ["ok"] * 4
+
+
+def test_stats_leave_out_turns_that_failed_before_any_answer(db: Path) -> None:
+    store = Store(db)
+    ok = store.new_session("ask", "auto-efficient")
+    finish(store, store.start_turn(ok, "works"), cost_usd=0.01)
+    failed = store.new_session("ask", "auto-efficient")  # e.g. a 401: nothing billed, nothing said
+    finish(store, store.start_turn(failed, "fails"), status="error", cost_usd=None, usage=None)
+    stats = store.stats()
+    assert (stats.turns, stats.sessions) == (1, 1)
+    assert [m.key for m in stats.by_model] == ["claude-sonnet-4.5"]
