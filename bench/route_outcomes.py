@@ -31,7 +31,6 @@ import dataclasses
 import itertools
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -44,7 +43,7 @@ for _path in (REPO, REPO / "bench"):  # run as a script from anywhere; the bench
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from jsonl_lines import jsonl_lines  # noqa: E402
+from bench_io import jsonl_lines, print_report  # noqa: E402
 
 from kilocli.errors import KiloError, UsageError  # noqa: E402
 from kilocli.routing.pools import shift_bar  # noqa: E402
@@ -563,10 +562,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     text = json.dumps(report, indent=2) if args.json else format_report(report)
-    try:
-        print(text)
-    except BrokenPipeError:  # piped into head: not an error
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silences the flush at exit
+    print_report(text)
     return 0
 
 

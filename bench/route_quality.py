@@ -44,7 +44,7 @@ for _path in (REPO, REPO / "bench"):  # run as a script from anywhere; the bench
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from jsonl_lines import jsonl_lines  # noqa: E402
+from bench_io import jsonl_lines, print_report  # noqa: E402
 
 from kilocli.errors import KiloError, UsageError  # noqa: E402
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS  # noqa: E402
@@ -779,10 +779,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "=" * 100 + "\n" + format_report(r) for r in reports.values() if "skipped" not in r
         ]
         text = "\n\n".join(parts)
-    try:
-        print(text)
-    except BrokenPipeError:  # piped into head: not an error
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silences the flush at exit
+    print_report(text)
     return 0
 
 

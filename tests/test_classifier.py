@@ -30,11 +30,10 @@ from kilocli.routing.classifier import (
     default_examples_dir,
     harder_on_ties,
     load_examples,
-    split_text,
-    views,
 )
 from kilocli.routing.encoder import Encoder, load_encoder
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
+from kilocli.routing.text import split_turn, views
 
 # Minimums on the held-aside split (measured: task 0.86, difficulty 0.77, under-routing 0.06).
 MIN_TASK_ACCURACY = 0.80
@@ -211,7 +210,7 @@ def test_unfenced_stack_trace_counts_as_pasted():
         "    main()\n"
         "KeyError: 'user_id'\n"
     )
-    shape = split_text(text)
+    shape = split_turn(text)
     assert shape.prose == "getting this"  # the error line is part of the trace
     assert shape.pasted_lines == 4
     assert views("rename x to y") == ("rename x to y", "")

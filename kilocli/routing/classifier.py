@@ -50,7 +50,7 @@ import numpy as np
 from kilocli.errors import ConfigError
 from kilocli.routing import text as text_views
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
-from kilocli.routing.text import TurnShape, split_turn, views
+from kilocli.routing.text import views
 
 # Parameters, calibrated on 5-fold out-of-fold scores of the examples (folds by text hash).
 PASTE_WEIGHT = 0.35  # share of the pasted material in a turn's vector: prose leads, code helps
@@ -271,11 +271,7 @@ def examples_digest(examples_dir: Traversable | Path | None = None) -> str:
     return h.hexdigest()
 
 
-# ------------------------------------------------------------------------------------ text views
-
-# What a turn is made of lives in kilocli.routing.text; re-exported for the callers of old.
-split_text = split_turn
-TextShape = TurnShape
+# --------------------------------------------------------------------------- embedding a turn
 
 
 def embed_texts(encoder: SupportsEncode, texts: Sequence[str]) -> np.ndarray:

@@ -6,6 +6,8 @@ unescaped U+2028, form feed or the like, which JSON allows and real prompts cont
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,3 +31,11 @@ def jsonl_lines(path: Path, flag: str = "") -> Iterator[tuple[int, str]]:
         raw = raw.removesuffix("\r")
         if raw.strip():
             yield lineno, raw
+
+
+def print_report(text: str) -> None:
+    """Print a report; a reader that went away (piped into head) is not an error."""
+    try:
+        print(text)
+    except BrokenPipeError:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silences the flush at exit
