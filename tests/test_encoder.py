@@ -250,6 +250,33 @@ def test_second_load_reuses_the_export_without_rehashing(prepared: Prepared) -> 
     assert notes == []
 
 
+def test_the_optimised_graph_is_kept_and_reused(prepared: Prepared, tmp_path: Path) -> None:
+    paths = copy_home(prepared, tmp_path / "home")
+    target = export_dir(paths, resolve_weights(paths))
+    for old in target.glob("model.ort-*.onnx"):  # as a cache written before the fused graph
+        old.unlink()
+    probes = ["add a docstring to parse()", "why does the build fail on arm64?"]
+    first = load_encoder(paths, allow_export=False)
+    fused = list(target.glob("model.ort-*.onnx"))
+    assert len(fused) == 1 and not list(target.glob(".*.tmp"))
+    stamp = fused[0].stat().st_mtime_ns
+    again = load_encoder(paths, allow_export=False)
+    assert fused[0].stat().st_mtime_ns == stamp  # read, not rewritten
+    assert cosines(first.encode(probes), again.encode(probes)).min() > 0.99999
+
+
+def test_a_damaged_optimised_graph_is_rebuilt(prepared: Prepared, tmp_path: Path) -> None:
+    paths = copy_home(prepared, tmp_path / "home")
+    target = export_dir(paths, resolve_weights(paths))
+    load_encoder(paths, allow_export=False)
+    (fused,) = target.glob("model.ort-*.onnx")
+    fused.write_bytes(b"not a graph")
+    encoder = load_encoder(paths, allow_export=False)
+    assert encoder.name == "onnx"
+    assert encoder.encode(["hello"]).shape == (1, 384)
+    assert fused.stat().st_size > 1000  # written anew
+
+
 def test_fast_path_does_not_import_torch(prepared: Prepared) -> None:
     out = run_python(
         """
