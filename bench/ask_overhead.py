@@ -3,7 +3,7 @@
 Prints (1) a cold `kilo ask` from process start to the request reaching the server, and to exit;
 (2) in a running process, the time from the routing decision to the first streamed byte being
 shown (store write, request build, HTTP to 127.0.0.1 and back), which is the overhead the client
-adds beyond the decision. Target (DESIGN.md): <= 15 ms beyond the routing decision.
+adds beyond the decision. Target (README, "Speed"): <= 15 ms beyond the routing decision.
 
 Usage: python bench/ask_overhead.py [--runs N]
 """

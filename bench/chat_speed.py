@@ -1,6 +1,6 @@
 """How fast `kilo chat` feels, measured on a real pseudo-terminal against the loopback provider.
 
-Prints three figures (DESIGN.md targets in brackets):
+Prints three figures (targets from the README in brackets):
   time to a usable prompt        spawn -> prompt drawn and accepting keys     [<= 0.6 s]
   toolbar update latency         last keystroke -> fresh route in the toolbar,
                                  minus the 150 ms debounce pause               [<= 50 ms]

@@ -1,7 +1,7 @@
 """Routing speed on this machine: cold `kilo route`, in-process decisions, batch throughput, RSS.
 
 Usage: python bench/route_speed.py [--runs N]
-Targets (DESIGN.md): cold median <= 0.5 s after the one-time export; in-process p95 <= 10 ms for a
+Targets (README, "Speed"): cold median <= 0.5 s after the one-time export; in-process p95 <= 10 ms for a
 short turn and <= 30 ms with 2k tokens of pasted code; --batch >= 300 prompts/s.
 """
 
