@@ -454,6 +454,7 @@ class Engine:
                 transport=self.transport,
                 cancel=stop,
                 providers=self.provider_cache,
+                before_call=self._budget_gate(turn_id, session_id, decision, on_notice),
             ):
                 model, provider = attempt.model_id, attempt.provider.name
                 if isinstance(event, TextDelta):
@@ -523,6 +524,48 @@ class Engine:
             error=error,
             exit_code=exit_code,
         )
+
+    def _budget_gate(
+        self, turn_id: int, session_id: str, decision: Decision, on_notice: Note
+    ) -> Callable[[Attempt], Attempt]:
+        """Before every request (retries and fallbacks included): hold the call's worst case
+        against the budgets in the store, clamping max_tokens when only a shorter answer fits;
+        BudgetExceeded (exit 2) when even that does not. Every request holds, even with no budget
+        set, so that another process with a budget counts this call while it runs."""
+        from kilocli import budget
+        from kilocli.routing.cost import format_usd, resolve_price
+
+        told: set[str] = set()
+
+        def gate(attempt: Attempt) -> Attempt:
+            spec = self.router.catalogue.models[attempt.model_id]
+            price = resolve_price(spec, decision.input_tokens, attempt.provider.name)
+            if attempt.provider.zero_price:
+                return attempt  # local hardware: nothing to hold
+            admission: list[budget.Admission] = []
+
+            def decide(spent: budget.Spent) -> float:
+                uses = budget.uses(self.settings, spent)
+                found = budget.admit(uses, price, decision.input_tokens, attempt.request.max_tokens)
+                admission.append(found)
+                return found.reserve_usd
+
+            self.store.reserve(turn_id, session_id, decide)
+            found = admission[-1]
+            if found.max_tokens == attempt.request.max_tokens:
+                return attempt
+            by = found.clamped_by
+            if by is not None and attempt.label not in told:
+                told.add(attempt.label)
+                on_notice(
+                    f"max_tokens clamped to {found.max_tokens:,} so that {attempt.model_id} stays "
+                    f"within the {by.name} budget ({format_usd(by.spent_usd)} of "
+                    f"{format_usd(by.limit_usd)} spent) even if it writes that much"
+                )
+            request = replace(attempt.request, max_tokens=found.max_tokens)
+            return replace(attempt, request=request)
+
+        return gate
 
     def _cost(self, model_id: str, usage: UsageReport | None) -> float | None:
         from kilocli.routing.cost import usage_cost

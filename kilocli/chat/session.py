@@ -6,6 +6,7 @@ The Router loads in a background thread; everything the UI thread calls here is 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from kilocli.stdin import check_prompt_size
 from kilocli.terminal_text import terminal_safe
 
 if TYPE_CHECKING:
+    from kilocli.budget import BudgetUse
     from kilocli.config import Paths
     from kilocli.engine import Engine, Router
     from kilocli.settings import Settings
@@ -129,8 +131,21 @@ class ChatSession:
         self.should_exit = False
         self.notes: list[str] = []  # from background work, shown at the next prompt
         self._unpriced_frontier: list[Any] = []  # resumed turns (store.TurnRecord) to compare
+        self.budgets: list[BudgetUse] = []  # for the toolbar, read after each turn
+        self.refresh_budgets()
 
     # -- plumbing ------------------------------------------------------------------------------
+    def refresh_budgets(self) -> None:
+        """Budget use from the store (other processes' spend included), for the toolbar: read
+        here, after a turn, never while the toolbar redraws."""
+        from kilocli import budget
+
+        if not budget.configured(self.settings):
+            return
+        # a busy or failing database keeps the last figures: the next call checks the store anyway
+        with contextlib.suppress(Exception):
+            self.budgets = budget.uses(self.settings, self.store.spent(self.session_id))
+
     @property
     def system(self) -> str | None:
         return self.settings.system_prompt
@@ -279,6 +294,7 @@ class ChatSession:
         self.current_model = model
         self.previous_decision = decision
         self.last = LastTurn(prompt, decision, outcome, in_context)
+        self.refresh_budgets()
         self.route.bump()  # the transcript changed: the preview must be recomputed
 
     def router_ready(self) -> None:
@@ -372,6 +388,7 @@ class ChatSession:
             if decision is not None:
                 self.previous_decision = decision
                 self.last = LastTurn(turn.prompt, decision, None, in_context=bool(turn.answer))
+        self.refresh_budgets()
         self.route.bump()
         self.note(f"resumed: {len(self.conversation)} exchanges in context; /clear starts afresh")
 

@@ -97,14 +97,32 @@ def count_tokens(text: str) -> int:
 # -- cost --------------------------------------------------------------------------------------
 
 
+def worst_input_rate(price: Price) -> float | None:
+    """USD per million input tokens in the worst case: no cache hit, and the whole prompt written
+    to the cache when that costs more than plain input (Anthropic: 1.25x)."""
+    if price.input is None:
+        return None
+    return max(price.input, price.cache_write or 0.0)
+
+
 def max_output_within(cap_usd: float, price: Price, input_tokens: int) -> int | None:
     """The most output tokens a call may produce and still cost at most ``cap_usd`` with
-    ``input_tokens`` of input at full price (the worst case: no cache hit); None when the price is
-    unknown or output is free (nothing to clamp)."""
-    if price.input is None or price.output is None or price.output <= 0:
+    ``input_tokens`` of input at the worst input rate (no cache hit, every token a cache write);
+    None when the price is unknown or output is free (nothing to clamp)."""
+    rate = worst_input_rate(price)
+    if rate is None or price.output is None or price.output <= 0:
         return None
-    room = cap_usd - input_tokens * price.input / 1e6
+    room = cap_usd - input_tokens * rate / 1e6
     return max(0, math.floor(room / (price.output / 1e6) + 1e-9))  # 1e-9: float noise
+
+
+def worst_case_cost(price: Price, input_tokens: int, max_output_tokens: int) -> float | None:
+    """The most a call can cost: every input token at the worst input rate plus every output
+    token it may write; None when a price it needs is unknown."""
+    rate = worst_input_rate(price)
+    if rate is None or price.output is None:
+        return None
+    return (input_tokens * rate + max_output_tokens * price.output) / PER_MILLION
 
 
 def estimate_cost(

@@ -35,6 +35,8 @@ class Price:
     cached_input: float | None  # None: same as input
     source: str
     date: str
+    # a prompt-cache write (Anthropic: 1.25x input for the 5-minute cache); None: same as input
+    cache_write: float | None = None
 
 
 @dataclass(frozen=True)
