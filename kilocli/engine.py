@@ -287,6 +287,7 @@ class TurnOutcome:
     duration_ms: int
     error: str | None
     exit_code: int = 0
+    cache_write_tokens: int = 0  # prompt tokens written to the provider's cache
 
 
 SAVE_PARTIAL_EVERY_S = 0.5
@@ -323,7 +324,7 @@ class Engine:
         decision: Decision,
         messages: Sequence[Message],
         *,
-        system: str | None,
+        system: str | Sequence[str] | None,
         allow_fallback: bool = True,
         stream: bool = True,
         on_notice: Note = _silent,
@@ -354,8 +355,15 @@ class Engine:
             others = [c for c in decision.candidates if c.adequate and c.model != decision.model]
             others.sort(key=lambda c: (c.estimated_cost_usd is None, c.estimated_cost_usd or 0.0))
             order += [c.model for c in others]
+        blocks = (system,) if isinstance(system, str) else tuple(b for b in system or () if b)
         request = ChatRequest(
-            model="", messages=tuple(messages), system=system, max_tokens=8192, stream=stream
+            model="",
+            messages=tuple(messages),
+            system="\n\n".join(blocks) or None,
+            max_tokens=8192,
+            stream=stream,
+            system_blocks=blocks,
+            prompt_cache=True,
         )
         attempts = plan_attempts(order, self.router.catalogue, providers, request)
         cap = decision.max_cost_usd
@@ -400,7 +408,7 @@ class Engine:
         prompt: str,
         decision: Decision,
         *,
-        system: str | None = None,
+        system: str | Sequence[str] | None = None,
         files: Sequence[str] = (),
         on_text: Callable[[str], None] = _silent,
         on_notice: Note = _silent,
@@ -414,6 +422,8 @@ class Engine:
         Provider failures do not raise: the outcome's status and error say what happened. The prompt
         is in the store before the call; the partial answer is saved as it streams. ``timeout_s``
         bounds the whole call, retries and fallbacks included (None: settings.timeout_s).
+        ``system`` may come in blocks (the user's prompt, then the files of a chat): each one ends
+        a prompt-cache breakpoint where the provider takes them (Anthropic).
         """
         from kilocli.errors import KiloError
         from kilocli.providers.base import Message, TextDelta, UsageReport
@@ -500,6 +510,7 @@ class Engine:
                 "input_tokens": usage.input_tokens,
                 "output_tokens": usage.output_tokens,
                 "cached_input_tokens": usage.cached_input_tokens,
+                "cache_write_tokens": usage.cache_write_tokens,
                 "reasoning_tokens": usage.reasoning_tokens,
             },
             estimated_cost_usd=decision.estimated_cost_usd,
@@ -519,6 +530,7 @@ class Engine:
             output_tokens=usage.output_tokens if usage else 0,
             cached_input_tokens=usage.cached_input_tokens if usage else 0,
             reasoning_tokens=usage.reasoning_tokens if usage else 0,
+            cache_write_tokens=usage.cache_write_tokens if usage else 0,
             cost_usd=cost,
             duration_ms=duration_ms,
             error=error,
@@ -580,4 +592,5 @@ class Engine:
             usage.cached_input_tokens,
             usage.reasoning_tokens,
             provider_reported=usage.cost_usd,
+            cache_write_tokens=usage.cache_write_tokens,
         )

@@ -185,18 +185,26 @@ class ChatSession:
         router = router or self.router()
         assert router is not None
         input_tokens = self.conversation.input_tokens(text, self.system)
-        same_model = self.current_model is not None
         return router.decide(
             [*self.conversation.user_turns(), text],
             tier=self.route.tier,
             input_tokens=input_tokens,
             pin=self.route.pin,
             current_model=self.current_model,
-            cached_input_tokens=self.conversation.cached_prefix_tokens(self.system)
-            if same_model
-            else 0,
+            cached_input_tokens=self.cached_prefix(),
             max_cost_usd=self.settings.max_cost_usd,
         )
+
+    def cached_prefix(self) -> int:
+        """Prompt tokens the session's model really holds in its provider's cache: what the
+        previous turn, with that model, reported read from or written to the cache (at most the
+        prefix this turn resends). Zero after a resume, a failed turn or a model change, and on
+        providers that report no cache use: the cached price is never assumed."""
+        last = self.last.outcome if self.last is not None else None
+        if last is None or self.current_model is None or last.model != self.current_model:
+            return 0
+        really = last.cached_input_tokens + getattr(last, "cache_write_tokens", 0)
+        return min(really, self.conversation.cached_prefix_tokens(self.system))
 
     def preview(self, key: tuple[str, int]) -> Decision | None:
         """The preview worker's job: the decision for this text now (None until routing loads)."""
@@ -246,7 +254,7 @@ class ChatSession:
                     history,
                     prompt,
                     decision,
-                    system=self.conversation.system_text(self.system),
+                    system=self.conversation.system_blocks(self.system),
                     files=list(self.conversation.files),
                     on_text=stream.feed,
                     on_notice=lambda m: stream.note(Text(m, style="yellow"), self.err),
@@ -333,6 +341,7 @@ class ChatSession:
             outcome.output_tokens,
             outcome.cached_input_tokens,
             outcome.reasoning_tokens,
+            cache_write_tokens=outcome.cache_write_tokens,
         )
 
     def retry(self, *, up: bool) -> None:
