@@ -268,3 +268,18 @@ def test_stickiness_counts_only_what_the_provider_reported_cached(tmp_path):
     assert session.cached_prefix() == prefix
     after("gpt-5", 900, 0)  # cached on another model: worth nothing to this one
     assert session.cached_prefix() == 0
+
+
+def test_a_chat_sends_its_prompt_and_files_as_two_cacheable_pieces(tmp_path: Path):
+    from kilocli.chat.context import Conversation
+
+    (tmp_path / "a.py").write_text("a = 1\n")
+    conv = Conversation()
+    assert conv.system_blocks(None) == ()
+    assert conv.system_blocks("be brief") == ("be brief",)
+    conv.add_file("a.py", tmp_path)
+    base, files = conv.system_blocks("be brief")
+    assert base == "be brief" and files.startswith("Files the user added")
+    assert "\n\n".join((base, files)) == conv.system_text("be brief")
+    [only] = conv.system_blocks(None)
+    assert only == conv.system_text(None)
