@@ -98,7 +98,7 @@ def admit(budgets: list[BudgetUse], price: Price, input_tokens: int, max_tokens:
     Raises BudgetExceeded naming the budget, what was spent and its limit. An unpriced model's
     worst case is unknown: it is admitted and reserves nothing (README says so)."""
     worst = worst_case_cost(price, input_tokens, max_tokens)
-    if not budgets:
+    if not budgets or worst == 0:  # a free model costs nothing, even past a limit
         return Admission(max_tokens, worst or 0.0)
     tightest = min(budgets, key=lambda b: b.room_usd)
     if tightest.room_usd <= 0:
@@ -116,10 +116,10 @@ def admit(budgets: list[BudgetUse], price: Price, input_tokens: int, max_tokens:
 
 def refusal(use: BudgetUse, worst: float | None) -> str:
     could = f"; this call could cost up to {format_usd(worst)}" if worst is not None else ""
-    return (
-        f"{use.name} budget reached: spent {format_usd(use.spent_usd)} of "
-        f"{format_usd(use.limit_usd)} ({use.setting}){could}"
-    )
+    spent, limit = format_usd(use.spent_usd), format_usd(use.limit_usd)
+    if spent == limit and use.spent_usd < use.limit_usd:  # "$1.00 of $1.00" would read as full
+        spent = f"${use.spent_usd:.4f}"
+    return f"{use.name} budget reached: spent {spent} of {limit} ({use.setting}){could}"
 
 
 def short(budgets: list[BudgetUse]) -> str:
