@@ -548,6 +548,7 @@ class Engine:
         from kilocli.routing.cost import format_usd, resolve_price
 
         told: set[str] = set()
+        limits = budget.configured(self.settings)
 
         def gate(attempt: Attempt) -> Attempt:
             spec = self.router.catalogue.models[attempt.model_id]
@@ -556,8 +557,8 @@ class Engine:
                 return attempt  # local hardware: nothing to hold
             admission: list[budget.Admission] = []
 
-            def decide(spent: budget.Spent) -> float:
-                uses = budget.uses(self.settings, spent)
+            def decide(spent: Callable[[], budget.Spent]) -> float:
+                uses = budget.uses(self.settings, spent()) if limits else []
                 found = budget.admit(uses, price, decision.input_tokens, attempt.request.max_tokens)
                 admission.append(found)
                 return found.reserve_usd

@@ -478,14 +478,17 @@ class Store:
         with self._lock:
             return self._spent(self._conn, session_id, exclude_turn)
 
-    def reserve(self, turn_id: int, session_id: str, decide: Callable[[Spent], float]) -> float:
+    def reserve(
+        self, turn_id: int, session_id: str, decide: Callable[[Callable[[], Spent]], float]
+    ) -> float:
         """Hold a call's worst case against the budgets before it is made.
 
-        ``decide`` gets what was spent (calls in flight in other processes included) and returns
-        the amount to hold, or raises to refuse; reading and holding are one BEGIN IMMEDIATE
-        transaction, so a racing process sees this hold before it decides its own."""
+        ``decide`` gets a function reading what was spent (calls in flight in other processes
+        included; not read when no budget needs it) and returns the amount to hold, or raises to
+        refuse; reading and holding are one BEGIN IMMEDIATE transaction, so a racing process
+        sees this hold before it decides its own."""
         with self._write() as conn:
-            amount = decide(self._spent(conn, session_id, turn_id))
+            amount = decide(lambda: self._spent(conn, session_id, turn_id))
             conn.execute(
                 "UPDATE turns SET reserved_usd = max(coalesce(reserved_usd, 0.0), ?) WHERE id = ?",
                 (amount, turn_id),
