@@ -156,3 +156,48 @@ def test_admission_rules_without_a_process():
     free = Price(input=0.0, output=0.0, cached_input=0.0, source="t", date="")
     spent = BudgetUse("monthly", "budget_monthly_usd", 1.0, 1.5)
     assert admit([spent], free, 1_000, 8_192).reserve_usd == 0.0
+
+
+def test_a_retry_is_checked_again_against_spend_made_meanwhile(kilo, fake_server):
+    """Rate limited, the call waits 2 s; meanwhile another writer records spend; the retry is
+    refused before it is sent."""
+    assert kilo(["config", "set", "budget_daily_usd", "0.1"]).returncode == 0
+    fake_server.script(["429:2"], answer="never sent")
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    env.update(_env(fake_server), KILOCLI_HOME=str(kilo.home), HF_HUB_OFFLINE="1")
+    asking = subprocess.Popen(
+        [sys.executable, "-m", "kilocli", *PINNED, "hello there"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not fake_server.requests:
+            assert time.monotonic() < deadline and asking.poll() is None
+            time.sleep(0.02)
+        with Store(kilo.home / "data" / "kilocli.db") as store:
+            other = store.new_session("ask", "balanced", "elsewhere")
+            turn = store.start_turn(other, "elsewhere")
+            store.finish_turn(
+                turn,
+                answer="spent",
+                status="ok",
+                decision={},
+                model="gpt-5",
+                provider="openai",
+                usage={"input_tokens": 1, "output_tokens": 1},
+                estimated_cost_usd=None,
+                cost_usd=0.099,
+                frontier_cost_usd=None,
+                latency_ms=1,
+            )
+        _, err = asking.communicate(timeout=60)
+    finally:
+        if asking.poll() is None:
+            asking.kill()
+    assert asking.returncode == 2, err.decode()
+    errors = _error_lines(err)
+    assert len(errors) == 1 and "daily budget reached: spent $0.099 of $0.10" in errors[0]
+    assert len(fake_server.requests) == 1  # the retry was never sent
