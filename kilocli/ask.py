@@ -197,6 +197,7 @@ def run_ask(
                 "input_tokens": outcome.input_tokens,
                 "output_tokens": outcome.output_tokens,
                 "cached_input_tokens": outcome.cached_input_tokens,
+                "cache_write_tokens": outcome.cache_write_tokens,
                 "reasoning_tokens": outcome.reasoning_tokens,
             },
             "cost_usd": outcome.cost_usd,

@@ -287,6 +287,7 @@ class TurnOutcome:
     duration_ms: int
     error: str | None
     exit_code: int = 0
+    cache_write_tokens: int = 0  # prompt tokens written to the provider's cache
 
 
 SAVE_PARTIAL_EVERY_S = 0.5
@@ -323,7 +324,7 @@ class Engine:
         decision: Decision,
         messages: Sequence[Message],
         *,
-        system: str | None,
+        system: str | Sequence[str] | None,
         allow_fallback: bool = True,
         stream: bool = True,
         on_notice: Note = _silent,
@@ -354,8 +355,15 @@ class Engine:
             others = [c for c in decision.candidates if c.adequate and c.model != decision.model]
             others.sort(key=lambda c: (c.estimated_cost_usd is None, c.estimated_cost_usd or 0.0))
             order += [c.model for c in others]
+        blocks = (system,) if isinstance(system, str) else tuple(b for b in system or () if b)
         request = ChatRequest(
-            model="", messages=tuple(messages), system=system, max_tokens=8192, stream=stream
+            model="",
+            messages=tuple(messages),
+            system="\n\n".join(blocks) or None,
+            max_tokens=8192,
+            stream=stream,
+            system_blocks=blocks,
+            prompt_cache=True,
         )
         attempts = plan_attempts(order, self.router.catalogue, providers, request)
         cap = decision.max_cost_usd
@@ -400,7 +408,7 @@ class Engine:
         prompt: str,
         decision: Decision,
         *,
-        system: str | None = None,
+        system: str | Sequence[str] | None = None,
         files: Sequence[str] = (),
         on_text: Callable[[str], None] = _silent,
         on_notice: Note = _silent,
@@ -414,6 +422,8 @@ class Engine:
         Provider failures do not raise: the outcome's status and error say what happened. The prompt
         is in the store before the call; the partial answer is saved as it streams. ``timeout_s``
         bounds the whole call, retries and fallbacks included (None: settings.timeout_s).
+        ``system`` may come in blocks (the user's prompt, then the files of a chat): each one ends
+        a prompt-cache breakpoint where the provider takes them (Anthropic).
         """
         from kilocli.errors import KiloError
         from kilocli.providers.base import Message, TextDelta, UsageReport
@@ -454,6 +464,7 @@ class Engine:
                 transport=self.transport,
                 cancel=stop,
                 providers=self.provider_cache,
+                before_call=self._budget_gate(turn_id, session_id, decision, on_notice),
             ):
                 model, provider = attempt.model_id, attempt.provider.name
                 if isinstance(event, TextDelta):
@@ -499,6 +510,7 @@ class Engine:
                 "input_tokens": usage.input_tokens,
                 "output_tokens": usage.output_tokens,
                 "cached_input_tokens": usage.cached_input_tokens,
+                "cache_write_tokens": usage.cache_write_tokens,
                 "reasoning_tokens": usage.reasoning_tokens,
             },
             estimated_cost_usd=decision.estimated_cost_usd,
@@ -518,11 +530,55 @@ class Engine:
             output_tokens=usage.output_tokens if usage else 0,
             cached_input_tokens=usage.cached_input_tokens if usage else 0,
             reasoning_tokens=usage.reasoning_tokens if usage else 0,
+            cache_write_tokens=usage.cache_write_tokens if usage else 0,
             cost_usd=cost,
             duration_ms=duration_ms,
             error=error,
             exit_code=exit_code,
         )
+
+    def _budget_gate(
+        self, turn_id: int, session_id: str, decision: Decision, on_notice: Note
+    ) -> Callable[[Attempt], Attempt]:
+        """Before every request (retries and fallbacks included): hold the call's worst case
+        against the budgets in the store, clamping max_tokens when only a shorter answer fits;
+        BudgetExceeded (exit 2) when even that does not. Every request holds, even with no budget
+        set, so that another process with a budget counts this call while it runs."""
+        from kilocli import budget
+        from kilocli.routing.cost import format_usd, resolve_price
+
+        told: set[str] = set()
+        limits = budget.configured(self.settings)
+
+        def gate(attempt: Attempt) -> Attempt:
+            spec = self.router.catalogue.models[attempt.model_id]
+            price = resolve_price(spec, decision.input_tokens, attempt.provider.name)
+            if attempt.provider.zero_price:
+                return attempt  # local hardware: nothing to hold
+            admission: list[budget.Admission] = []
+
+            def decide(spent: Callable[[], budget.Spent]) -> float:
+                uses = budget.uses(self.settings, spent()) if limits else []
+                found = budget.admit(uses, price, decision.input_tokens, attempt.request.max_tokens)
+                admission.append(found)
+                return found.reserve_usd
+
+            self.store.reserve(turn_id, session_id, decide)
+            found = admission[-1]
+            if found.max_tokens == attempt.request.max_tokens:
+                return attempt
+            by = found.clamped_by
+            if by is not None and attempt.label not in told:
+                told.add(attempt.label)
+                on_notice(
+                    f"max_tokens clamped to {found.max_tokens:,} so that {attempt.model_id} stays "
+                    f"within the {by.name} budget ({format_usd(by.spent_usd)} of "
+                    f"{format_usd(by.limit_usd)} spent) even if it writes that much"
+                )
+            request = replace(attempt.request, max_tokens=found.max_tokens)
+            return replace(attempt, request=request)
+
+        return gate
 
     def _cost(self, model_id: str, usage: UsageReport | None) -> float | None:
         from kilocli.routing.cost import usage_cost
@@ -537,4 +593,5 @@ class Engine:
             usage.cached_input_tokens,
             usage.reasoning_tokens,
             provider_reported=usage.cost_usd,
+            cache_write_tokens=usage.cache_write_tokens,
         )

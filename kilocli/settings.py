@@ -62,6 +62,10 @@ class Settings:
     quality: str = DEFAULT_QUALITY  # how much skill the per-request tiers ask of a model
     exclude: list[str] = field(default_factory=list)  # model ids never to route to
     max_cost_usd: float | None = None  # per-turn cap on the estimate
+    # spend limits checked against the store before every call (kilocli.budget)
+    budget_session_usd: float | None = None
+    budget_daily_usd: float | None = None  # local calendar day
+    budget_monthly_usd: float | None = None  # local calendar month
     timeout_s: float = DEFAULT_TIMEOUT_S  # bound on one call: retries and fallbacks included
     system_prompt: str | None = None
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
@@ -160,6 +164,9 @@ _TOP: dict[str, _Field] = {
     "quality": _Field("str", _check_quality),
     "exclude": _Field("str_list", _check_ids),
     "max_cost_usd": _Field("opt_float", _check_cost),
+    "budget_session_usd": _Field("opt_float", _check_cost),
+    "budget_daily_usd": _Field("opt_float", _check_cost),
+    "budget_monthly_usd": _Field("opt_float", _check_cost),
     "timeout_s": _Field("opt_float", _check_timeout),
     "system_prompt": _Field("opt_str"),
     "provider_order": _Field("str_list"),  # names checked against the providers in _validate
@@ -413,7 +420,7 @@ def effective_dict(settings: Settings) -> dict[str, Any]:
         "exclude": list(settings.exclude),
         "provider_order": list(settings.provider_order),
     }
-    for key in ("max_cost_usd", "system_prompt", "encoder_model_path"):
+    for key in _OPTIONAL:
         value = getattr(settings, key)
         if value is not None:
             data[key] = value
@@ -425,5 +432,14 @@ def effective_dict(settings: Settings) -> dict[str, Any]:
 
 def unset_keys(settings: Settings) -> list[str]:
     """Optional top-level keys with no value (shown as comments by ``kilo config show``)."""
-    optional = ("max_cost_usd", "system_prompt", "encoder_model_path")
-    return [k for k in optional if getattr(settings, k) is None]
+    return [k for k in _OPTIONAL if getattr(settings, k) is None]
+
+
+_OPTIONAL = (
+    "max_cost_usd",
+    "budget_session_usd",
+    "budget_daily_usd",
+    "budget_monthly_usd",
+    "system_prompt",
+    "encoder_model_path",
+)

@@ -20,9 +20,12 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kilocli.errors import KiloError, UsageError
+
+if TYPE_CHECKING:
+    from kilocli.budget import Spent
 
 BUSY_TIMEOUT_MS = 15_000
 TITLE_MAX = 60
@@ -99,8 +102,20 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             )""",
         ),
     ),
+    (
+        2,
+        "budget reservations, prompt-cache writes",
+        (
+            # the worst case of a call in flight, held against budgets until its cost is known
+            "ALTER TABLE turns ADD COLUMN reserved_usd REAL",
+            "ALTER TABLE turns ADD COLUMN cache_write_tokens INTEGER",
+            "ALTER TABLE usage ADD COLUMN cache_write_tokens INTEGER",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+# what a turn counts against a budget: its cost once known, else what its call reserved
+_SPEND = "coalesce(cost_usd, reserved_usd, 0.0)"
 
 
 # -- records ------------------------------------------------------------------------------------
@@ -144,6 +159,7 @@ class TurnRecord:
     finished_at: datetime | None
     decision: dict[str, Any] | None
     usage: dict[str, Any] | None
+    cache_write_tokens: int | None = None  # prompt tokens written to the provider's cache
 
 
 @dataclass(frozen=True)
@@ -347,6 +363,7 @@ class Store:
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
+            applied_at = _ts(self._clock())  # one moment for the whole upgrade
             for number, name, statements in MIGRATIONS:
                 if number <= version:
                     continue
@@ -354,7 +371,7 @@ class Store:
                     conn.execute(statement)
                 conn.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (number, name, _ts(self._clock())),
+                    (number, name, applied_at),
                 )
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -456,6 +473,51 @@ class Store:
                 (answer_so_far, turn_id),
             )
 
+    def spent(self, session_id: str | None = None, *, exclude_turn: int | None = None) -> Spent:
+        """USD counted against budgets: this session's, today's and this month's (local calendar),
+        each turn at its cost, or at what its call reserved while the cost is not known."""
+        with self._lock:
+            return self._spent(self._conn, session_id, exclude_turn)
+
+    def reserve(
+        self, turn_id: int, session_id: str, decide: Callable[[Callable[[], Spent]], float]
+    ) -> float:
+        """Hold a call's worst case against the budgets before it is made.
+
+        ``decide`` gets a function reading what was spent (calls in flight in other processes
+        included; not read when no budget needs it) and returns the amount to hold, or raises to
+        refuse; reading and holding are one BEGIN IMMEDIATE transaction, so a racing process
+        sees this hold before it decides its own."""
+        with self._write() as conn:
+            amount = decide(lambda: self._spent(conn, session_id, turn_id))
+            conn.execute(
+                "UPDATE turns SET reserved_usd = max(coalesce(reserved_usd, 0.0), ?) WHERE id = ?",
+                (amount, turn_id),
+            )
+        return amount
+
+    def _spent(
+        self, conn: sqlite3.Connection, session_id: str | None, exclude_turn: int | None
+    ) -> Spent:
+        from kilocli.budget import Spent, window_starts
+
+        day, month = window_starts(self._clock())
+        row = conn.execute(
+            f"SELECT coalesce(sum(CASE WHEN session_id = ? THEN {_SPEND} END), 0.0) AS s, "
+            f"coalesce(sum(CASE WHEN created_at >= ? THEN {_SPEND} END), 0.0) AS d, "
+            f"coalesce(sum(CASE WHEN created_at >= ? THEN {_SPEND} END), 0.0) AS m "
+            "FROM turns WHERE (created_at >= ? OR session_id = ?) AND id != ?",
+            (
+                session_id,
+                _ts(day),
+                _ts(month),
+                _ts(month),
+                session_id,
+                -1 if exclude_turn is None else exclude_turn,
+            ),
+        ).fetchone()
+        return Spent(session=float(row["s"]), day=float(row["d"]), month=float(row["m"]))
+
     def finish_turn(
         self,
         turn_id: int,
@@ -474,8 +536,9 @@ class Store:
     ) -> None:
         """The answer, the decision and the usage, in one transaction.
 
-        ``usage`` keys: input_tokens, output_tokens, cached_input_tokens (OpenAI's prompt_tokens /
-        completion_tokens / cached_tokens are accepted too); the whole dict is kept as JSON.
+        ``usage`` keys: input_tokens, output_tokens, cached_input_tokens, cache_write_tokens
+        (OpenAI's prompt_tokens / completion_tokens / cached_tokens are accepted too); the whole
+        dict is kept as JSON.
         """
         if status not in FINISHED_STATUSES:
             raise ValueError(f"status must be one of {FINISHED_STATUSES}, not {status!r}")
@@ -483,13 +546,18 @@ class Store:
         input_tokens = _usage_int(u, "input_tokens", "prompt_tokens")
         output_tokens = _usage_int(u, "output_tokens", "completion_tokens")
         cached = _usage_int(u, "cached_input_tokens", "cached_tokens")
+        cache_write = _usage_int(u, "cache_write_tokens")
+        # a call's reservation is released once its cost is known, or when nothing came back
+        # from it; a cut or stopped answer of unknown cost keeps counting its worst case
+        keep_reserved = cost_usd is None and (bool(answer) or status in ("incomplete",))
         now = _ts(self._clock())
         with self._write() as conn:
             cursor = conn.execute(
                 "UPDATE turns SET answer = ?, status = ?, tier = coalesce(?, tier), model = ?, "
                 "provider = ?, task = ?, difficulty = ?, input_tokens = ?, output_tokens = ?, "
-                "cached_input_tokens = ?, estimated_cost_usd = ?, cost_usd = ?, "
-                "frontier_cost_usd = ?, latency_ms = ?, error = ?, finished_at = ? WHERE id = ?",
+                "cached_input_tokens = ?, cache_write_tokens = ?, estimated_cost_usd = ?, "
+                "cost_usd = ?, frontier_cost_usd = ?, latency_ms = ?, error = ?, finished_at = ?, "
+                "reserved_usd = CASE WHEN ? THEN reserved_usd END WHERE id = ?",
                 (
                     answer,
                     status,
@@ -501,12 +569,14 @@ class Store:
                     input_tokens,
                     output_tokens,
                     cached,
+                    cache_write,
                     estimated_cost_usd,
                     cost_usd,
                     frontier_cost_usd,
                     latency_ms,
                     error,
                     now,
+                    int(keep_reserved),
                     turn_id,
                 ),
             )
@@ -516,8 +586,8 @@ class Store:
             if usage is not None:
                 conn.execute(
                     "INSERT OR REPLACE INTO usage (turn_id, model, provider, input_tokens, "
-                    "output_tokens, cached_input_tokens, cost_usd, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "output_tokens, cached_input_tokens, cache_write_tokens, cost_usd, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         turn_id,
                         model,
@@ -525,6 +595,7 @@ class Store:
                         input_tokens,
                         output_tokens,
                         cached,
+                        cache_write,
                         cost_usd,
                         _dumps(usage),
                     ),
@@ -751,4 +822,5 @@ def _turn(row: sqlite3.Row) -> TurnRecord:
         finished_at=_dt(row["finished_at"]),
         decision=json.loads(row["decision_data"]) if row["decision_data"] else None,
         usage=json.loads(row["usage_data"]) if row["usage_data"] else None,
+        cache_write_tokens=row["cache_write_tokens"],
     )

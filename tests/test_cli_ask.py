@@ -164,7 +164,9 @@ def test_anthropic_only_user(kilo, fake_server):
     req = fake_server.requests[-1]
     assert req.path == "/v1/messages"
     assert req.headers["x-api-key"] == KEY and "anthropic-version" in req.headers
-    assert req.body["system"] == "be terse" and req.body["max_tokens"] > 0
+    # Anthropic's prompt cache is opt-in: the system prompt carries a breakpoint
+    system = [{"type": "text", "text": "be terse", "cache_control": {"type": "ephemeral"}}]
+    assert req.body["system"] == system and req.body["max_tokens"] > 0
     _no_key(proc)
 
 

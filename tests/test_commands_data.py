@@ -140,6 +140,9 @@ def test_config_path_set_show_unset(cli: Invoke, paths: Paths) -> None:
     assert cli("config", "show").stdout == (
         "# effective settings: defaults + no config file yet\n"
         "# max_cost_usd: not set\n"
+        "# budget_session_usd: not set\n"
+        "# budget_daily_usd: not set\n"
+        "# budget_monthly_usd: not set\n"
         "# system_prompt: not set\n"
         "# encoder_model_path: not set\n"
         'tier = "auto-efficient"\n'
@@ -162,6 +165,9 @@ def test_config_path_set_show_unset(cli: Invoke, paths: Paths) -> None:
     cli("config", "set", "providers.ollama.enabled", "yes")
     assert cli("config", "show").stdout == (
         f"# effective settings: defaults + {paths.config_file}\n"
+        "# budget_session_usd: not set\n"
+        "# budget_daily_usd: not set\n"
+        "# budget_monthly_usd: not set\n"
         "# system_prompt: not set\n"
         "# encoder_model_path: not set\n"
         'tier = "auto-efficient"\n'

@@ -229,7 +229,7 @@ def test_catalogue_prices_citing_genai_prices_match_the_installed_data():
     from kilocli.routing.cost import _flatten, _genai_model_price
     from kilocli.routing.pools import load_catalogue
 
-    checked = 0
+    checked = writes = 0
     drift = []
     for spec in load_catalogue().models.values():
         if "genai-prices" not in spec.price.source or spec.free or spec.status == "deprecated":
@@ -245,6 +245,14 @@ def test_catalogue_prices_citing_genai_prices_match_the_installed_data():
             ours, theirs = getattr(spec.price, field), getattr(found, field)
             if ours is None or theirs is None or abs(ours - theirs) > 1e-9:
                 drift.append(f"{spec.id}.{field}: catalogue {ours} vs genai-prices {theirs}")
+        # a cache-write rate on either side must be on both, and equal
+        ours, theirs = spec.price.cache_write, found.cache_write
+        if (ours is None) != (theirs is None) or (
+            ours is not None and theirs is not None and abs(ours - theirs) > 1e-9
+        ):
+            drift.append(f"{spec.id}.cache_write: catalogue {ours} vs genai-prices {theirs}")
+        writes += ours is not None
         checked += 1
     assert checked >= 10
+    assert writes >= 3  # the Anthropic models
     assert not drift, "; ".join(drift)

@@ -247,6 +247,12 @@ def toolbar_fragments(
         saving = s.spend.saving
         if saving is not None and saving > 0:
             frags.append(("class:bottom-toolbar.dim", f" · saved {format_usd(saving)} vs frontier"))
+    if s.budgets:
+        from kilocli.budget import short
+
+        near = any(b.spent_usd >= 0.8 * b.limit_usd for b in s.budgets)
+        frags.append(("class:bottom-toolbar.dim", "  │  budget "))
+        frags.append(("class:bottom-toolbar." + ("warn" if near else "cost"), short(s.budgets)))
     return frags
 
 

@@ -80,6 +80,16 @@ class Conversation:
         head = "Files the user added to this conversation:"
         return "\n\n".join([*([base] if base else []), head, *blocks])
 
+    def system_blocks(self, base: str | None) -> tuple[str, ...]:
+        """``system_text`` in its two stable pieces: the user's prompt, then the files (each
+        becomes a prompt-cache breakpoint, so changing the files keeps the prompt cached)."""
+        whole = self.system_text(base)
+        if not whole:
+            return ()
+        if not base or whole == base:
+            return (whole,)
+        return (base, whole[len(base) :].lstrip("\n"))
+
     def file_tokens(self) -> dict[str, int]:
         return {name: tokens for name, (_, tokens) in self._files.items()}
 

@@ -6,6 +6,7 @@ The Router loads in a background thread; everything the UI thread calls here is 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from kilocli.stdin import check_prompt_size
 from kilocli.terminal_text import terminal_safe
 
 if TYPE_CHECKING:
+    from kilocli.budget import BudgetUse
     from kilocli.config import Paths
     from kilocli.engine import Engine, Router
     from kilocli.settings import Settings
@@ -129,8 +131,21 @@ class ChatSession:
         self.should_exit = False
         self.notes: list[str] = []  # from background work, shown at the next prompt
         self._unpriced_frontier: list[Any] = []  # resumed turns (store.TurnRecord) to compare
+        self.budgets: list[BudgetUse] = []  # for the toolbar, read after each turn
+        self.refresh_budgets()
 
     # -- plumbing ------------------------------------------------------------------------------
+    def refresh_budgets(self) -> None:
+        """Budget use from the store (other processes' spend included), for the toolbar: read
+        here, after a turn, never while the toolbar redraws."""
+        from kilocli import budget
+
+        if not budget.configured(self.settings):
+            return
+        # a busy or failing database keeps the last figures: the next call checks the store anyway
+        with contextlib.suppress(Exception):
+            self.budgets = budget.uses(self.settings, self.store.spent(self.session_id))
+
     @property
     def system(self) -> str | None:
         return self.settings.system_prompt
@@ -170,18 +185,26 @@ class ChatSession:
         router = router or self.router()
         assert router is not None
         input_tokens = self.conversation.input_tokens(text, self.system)
-        same_model = self.current_model is not None
         return router.decide(
             [*self.conversation.user_turns(), text],
             tier=self.route.tier,
             input_tokens=input_tokens,
             pin=self.route.pin,
             current_model=self.current_model,
-            cached_input_tokens=self.conversation.cached_prefix_tokens(self.system)
-            if same_model
-            else 0,
+            cached_input_tokens=self.cached_prefix(),
             max_cost_usd=self.settings.max_cost_usd,
         )
+
+    def cached_prefix(self) -> int:
+        """Prompt tokens the session's model really holds in its provider's cache: what the
+        previous turn, with that model, reported read from or written to the cache (at most the
+        prefix this turn resends). Zero after a resume, a failed turn or a model change, and on
+        providers that report no cache use: the cached price is never assumed."""
+        last = self.last.outcome if self.last is not None else None
+        if last is None or self.current_model is None or last.model != self.current_model:
+            return 0
+        really = last.cached_input_tokens + getattr(last, "cache_write_tokens", 0)
+        return min(really, self.conversation.cached_prefix_tokens(self.system))
 
     def preview(self, key: tuple[str, int]) -> Decision | None:
         """The preview worker's job: the decision for this text now (None until routing loads)."""
@@ -231,7 +254,7 @@ class ChatSession:
                     history,
                     prompt,
                     decision,
-                    system=self.conversation.system_text(self.system),
+                    system=self.conversation.system_blocks(self.system),
                     files=list(self.conversation.files),
                     on_text=stream.feed,
                     on_notice=lambda m: stream.note(Text(m, style="yellow"), self.err),
@@ -279,6 +302,7 @@ class ChatSession:
         self.current_model = model
         self.previous_decision = decision
         self.last = LastTurn(prompt, decision, outcome, in_context)
+        self.refresh_budgets()
         self.route.bump()  # the transcript changed: the preview must be recomputed
 
     def router_ready(self) -> None:
@@ -317,6 +341,7 @@ class ChatSession:
             outcome.output_tokens,
             outcome.cached_input_tokens,
             outcome.reasoning_tokens,
+            cache_write_tokens=outcome.cache_write_tokens,
         )
 
     def retry(self, *, up: bool) -> None:
@@ -372,6 +397,7 @@ class ChatSession:
             if decision is not None:
                 self.previous_decision = decision
                 self.last = LastTurn(turn.prompt, decision, None, in_context=bool(turn.answer))
+        self.refresh_budgets()
         self.route.bump()
         self.note(f"resumed: {len(self.conversation)} exchanges in context; /clear starts afresh")
 

@@ -47,9 +47,10 @@ def set_(
 ) -> None:
     """Change one setting in config.toml (checked before it is written).
 
-    Keys: tier, quality, exclude, max_cost_usd, system_prompt, provider_order, encoder_model_path,
-    chat.history, chat.vi_mode, providers.NAME.(enabled|base_url|key_env|kind|free|
-    max_tokens_field), providers.NAME.models.MODEL_ID, providers.NAME.headers.HEADER.
+    Keys: tier, quality, exclude, max_cost_usd, budget_session_usd, budget_daily_usd,
+    budget_monthly_usd, system_prompt, provider_order, encoder_model_path, chat.history,
+    chat.vi_mode, providers.NAME.(enabled|base_url|key_env|kind|free|max_tokens_field),
+    providers.NAME.models.MODEL_ID, providers.NAME.headers.HEADER.
 
     Examples:
 
@@ -58,6 +59,8 @@ def set_(
       kilo config set exclude gpt-5,claude-opus-4.5
 
       kilo config set max_cost_usd 0.05
+
+      kilo config set budget_daily_usd 2
 
       kilo config set providers.ollama.enabled true
 

@@ -23,6 +23,7 @@ from kilocli.config import get_paths
 from kilocli.errors import UsageError
 
 if TYPE_CHECKING:
+    from kilocli.budget import BudgetUse
     from kilocli.store import Stats
 
 app = typer.Typer()
@@ -140,8 +141,31 @@ def _saving(stats: Stats) -> RenderableType:
     return rows
 
 
-def render(stats: Stats) -> RenderableType:
+def _budgets(budgets: list[BudgetUse], session_id: str | None) -> RenderableType:
+    rows = table("Budgets (today and this month: local calendar)")
+    columns = (("budget", "left"), ("spent", "right"), ("limit", "right"), ("used", "right"))
+    for name, justify in (*columns, ("", "left")):
+        rows.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for b in budgets:
+        label = b.name + (f" ({session_id}, latest)" if b.name == "session" and session_id else "")
+        used = b.spent_usd / b.limit_usd
+        style = "red" if used >= 1 else "yellow" if used >= 0.8 else "green"
+        rows.add_row(
+            label,
+            usd(b.spent_usd),
+            usd(b.limit_usd),
+            f"{used:.0%}",
+            Text(bar(min(b.spent_usd, b.limit_usd), b.limit_usd), style=style),
+        )
+    return rows
+
+
+def render(
+    stats: Stats, budgets: list[BudgetUse] | None = None, session_id: str | None = None
+) -> RenderableType:
     parts: list[RenderableType] = [_summary(stats)]
+    if budgets:
+        parts += [Text(""), _budgets(budgets, session_id)]
     if stats.turns:
         parts += [Text(""), _by_day(stats), Text(""), _by_model(stats)]
         parts += [Text(""), _by_task(stats), Text("")]
@@ -170,12 +194,23 @@ def stats_command(
 
       kilo stats --since 2026-11-01 --json
     """
+    from kilocli import budget
+    from kilocli.settings import load_settings
     from kilocli.store import Store
 
+    paths = get_paths()
+    settings = load_settings(paths)
     start = parse_since(since, datetime.now(UTC)) if since else None
-    with Store(get_paths().database) as store:
+    with Store(paths.database) as store:
         figures = store.stats(start)
+        # budgets count today and this month whatever --since says (the session one: the latest)
+        latest = store.latest_session_id()
+        uses = budget.uses(settings, store.spent(latest)) if budget.configured(settings) else []
     if as_json:
-        emit_json(figures.to_json())
+        data = figures.to_json()
+        data["budgets"] = [
+            {**u.to_json(), **({"session_id": latest} if u.name == "session" else {})} for u in uses
+        ]
+        emit_json(data)
         return
-    print_table(render(figures))
+    print_table(render(figures, uses, latest))

@@ -5,6 +5,7 @@ field and ``max_tokens`` is always sent (the API requires it). Stream events: ``
 (usage so far), ``content_block_start`` / ``content_block_delta`` / ``content_block_stop``,
 ``message_delta`` (stop reason, cumulative usage), ``message_stop``, ``ping`` and ``error``.
 
+Prompt caching is opt-in: ``cache_control`` breakpoints are placed by ``cache_control``.
 Anthropic's ``input_tokens`` leaves out cache reads and writes; they are added back so that
 ``UsageReport.input_tokens`` counts the whole prompt, as OpenAI's ``prompt_tokens`` does.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from kilocli.providers import cache_control
 from kilocli.providers._http import HttpProvider, Progress
 from kilocli.providers.base import ChatRequest, Event, Finished, TextDelta, UsageReport
 from kilocli.providers.errors import MalformedResponse
@@ -65,6 +67,10 @@ class AnthropicProvider(HttpProvider):
         }
         if request.system:
             body["system"] = request.system
+        if request.prompt_cache:  # opt-in: without breakpoints Anthropic caches nothing
+            body["messages"] = cache_control.messages(request)
+            if request.system:
+                body["system"] = cache_control.system_blocks(request)
         if request.temperature is not None:
             body["temperature"] = request.temperature
         body.update(self.cfg.extra_body)

@@ -38,6 +38,10 @@ class ChatRequest:
     max_tokens: int = 4096
     stream: bool = True
     temperature: float | None = None
+    # ``system`` in stable pieces (the user's prompt, the files of a chat), joined by a blank line
+    system_blocks: tuple[str, ...] = ()
+    # mark prompt-cache breakpoints where caching is opt-in (Anthropic, natively or via OpenRouter)
+    prompt_cache: bool = False
 
 
 @dataclass(frozen=True, slots=True)

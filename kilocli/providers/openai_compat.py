@@ -2,8 +2,10 @@
 
 ``POST {base_url}/chat/completions`` where the base URL ends in ``/v1``. Streaming asks for
 ``stream_options.include_usage`` so that one last chunk (empty ``choices``) carries the usage;
-OpenRouter adds ``usage.cost`` in USD and cache-write counts. An ``error`` object may arrive
-inside a 200 stream (OpenRouter, vLLM, Ollama): it is classified like an HTTP error.
+OpenRouter adds ``usage.cost`` in USD and cache-write counts; for Anthropic models it gets
+``cache_control`` breakpoints on content parts (Anthropic's cache is opt-in). An ``error``
+object may arrive inside a 200 stream (OpenRouter, vLLM, Ollama): it is classified like an HTTP
+error.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from kilocli.providers import cache_control
 from kilocli.providers._http import HttpProvider, Progress
 from kilocli.providers.base import ChatRequest, Event, Finished, TextDelta, UsageReport
 from kilocli.providers.errors import MalformedResponse
@@ -61,8 +64,15 @@ class OpenAICompatProvider(HttpProvider):
         return headers
 
     def body(self, request: ChatRequest) -> dict[str, Any]:
-        messages = [{"role": "system", "content": request.system}] if request.system else []
-        messages.extend({"role": m.role, "content": m.content} for m in request.messages)
+        messages: list[dict[str, Any]]
+        if self._anthropic_cache(request):
+            # OpenRouter passes content parts' cache_control on to Anthropic
+            system = cache_control.system_blocks(request)
+            messages = [{"role": "system", "content": system}] if system else []
+            messages.extend(cache_control.messages(request))
+        else:
+            messages = [{"role": "system", "content": request.system}] if request.system else []
+            messages.extend({"role": m.role, "content": m.content} for m in request.messages)
         body: dict[str, Any] = {
             "model": request.model,
             "messages": messages,
@@ -75,6 +85,15 @@ class OpenAICompatProvider(HttpProvider):
             body["temperature"] = request.temperature
         body.update(self.cfg.extra_body)
         return body
+
+    def _anthropic_cache(self, request: ChatRequest) -> bool:
+        """Anthropic models through OpenRouter cache only what carries breakpoints (OpenAI,
+        DeepSeek, Gemini 2.5 cache by themselves: their bodies stay plain)."""
+        return (
+            request.prompt_cache
+            and self.cfg.name == "openrouter"
+            and request.model.startswith("anthropic/")
+        )
 
     def parse_stream(self, events: Iterator[SSEvent], progress: Progress) -> Iterator[Event]:
         finish: str | None = None

@@ -123,6 +123,7 @@ def stream_with_fallback(
     cancel: threading.Event | None = None,
     timeouts: Timeouts | None = None,
     providers: Callable[[ProviderConfig], Provider] | None = None,
+    before_call: Callable[[Attempt], Attempt] | None = None,
 ) -> Iterator[tuple[Attempt, Event]]:
     """Events of the first attempt that answers, each with the attempt that produced it.
 
@@ -130,7 +131,8 @@ def stream_with_fallback(
     after tokens, or, when every attempt is used up, the last failure with a message listing what
     was tried. Returns early, without ``Finished``, when ``cancel`` is set. ``providers`` builds
     (or reuses: see ``ProviderCache``) the provider for a config; by default one per call, closed
-    at the end.
+    at the end. ``before_call`` runs before every request, retries included, and returns the
+    attempt to send (e.g. with a clamped ``max_tokens``) or raises to stop (a spend budget).
     """
     if not attempts:
         raise ValueError("stream_with_fallback needs at least one attempt")
@@ -148,11 +150,12 @@ def stream_with_fallback(
                     return
                 partial: list[str] = []
                 failure: ProviderFailure | None = None
+                call = before_call(attempt) if before_call is not None else attempt
                 try:
-                    for event in _events(provider, attempt.request, cancel):
+                    for event in _events(provider, call.request, cancel):
                         if isinstance(event, TextDelta):
                             partial.append(event.text)
-                        yield attempt, event
+                        yield call, event
                     return
                 except ProviderFailure as exc:
                     failure = exc

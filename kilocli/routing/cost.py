@@ -3,9 +3,10 @@
 Prices are USD per million tokens (``Price``); ``None`` means unknown and is shown as "unpriced",
 never as $0. Conventions, the same as ``providers.base.UsageReport``:
 
-- ``input_tokens`` is every prompt token, cache reads included; ``cached_input_tokens`` is the part
-  of it read from the provider's prompt cache, billed at the cached-input price (OpenAI and
-  OpenRouter report it this way).
+- ``input_tokens`` is every prompt token, cache reads and writes included; ``cached_input_tokens``
+  is the part of it read from the provider's prompt cache, billed at the cached-input price (OpenAI
+  and OpenRouter report it this way), ``cache_write_tokens`` the part written to it, billed at the
+  cache-write price (Anthropic, also through OpenRouter).
 - reasoning tokens are billed as output; they are part of ``output_tokens`` as OpenAI, OpenRouter
   and Anthropic report them.
 
@@ -97,33 +98,59 @@ def count_tokens(text: str) -> int:
 # -- cost --------------------------------------------------------------------------------------
 
 
+def worst_input_rate(price: Price) -> float | None:
+    """USD per million input tokens in the worst case: no cache hit, and the whole prompt written
+    to the cache when that costs more than plain input (Anthropic: 1.25x)."""
+    if price.input is None:
+        return None
+    return max(price.input, price.cache_write or 0.0)
+
+
 def max_output_within(cap_usd: float, price: Price, input_tokens: int) -> int | None:
     """The most output tokens a call may produce and still cost at most ``cap_usd`` with
-    ``input_tokens`` of input at full price (the worst case: no cache hit); None when the price is
-    unknown or output is free (nothing to clamp)."""
-    if price.input is None or price.output is None or price.output <= 0:
+    ``input_tokens`` of input at the worst input rate (no cache hit, every token a cache write);
+    None when the price is unknown or output is free (nothing to clamp)."""
+    rate = worst_input_rate(price)
+    if rate is None or price.output is None or price.output <= 0:
         return None
-    room = cap_usd - input_tokens * price.input / 1e6
+    room = cap_usd - input_tokens * rate / 1e6
     return max(0, math.floor(room / (price.output / 1e6) + 1e-9))  # 1e-9: float noise
 
 
+def worst_case_cost(price: Price, input_tokens: int, max_output_tokens: int) -> float | None:
+    """The most a call can cost: every input token at the worst input rate plus every output
+    token it may write; None when a price it needs is unknown."""
+    rate = worst_input_rate(price)
+    if rate is None or price.output is None:
+        return None
+    return (input_tokens * rate + max_output_tokens * price.output) / PER_MILLION
+
+
 def estimate_cost(
-    price: Price, input_tokens: int, output_tokens: int, cached_input_tokens: int = 0
+    price: Price,
+    input_tokens: int,
+    output_tokens: int,
+    cached_input_tokens: int = 0,
+    cache_write_tokens: int = 0,
 ) -> float | None:
     """USD for a call; None when a price this call needs is unknown (0.0 only for zero prices).
 
-    `input_tokens` includes `cached_input_tokens` (clamped to it), which are billed at the
-    cached-input price (the input price when the pool gives none).
+    `input_tokens` includes `cached_input_tokens` and `cache_write_tokens` (clamped to it): the
+    first are billed at the cached-input price, the second at the cache-write price (each the
+    input price when the pool gives none), the rest at the input price.
     """
-    if input_tokens < 0 or output_tokens < 0 or cached_input_tokens < 0:
+    if min(input_tokens, output_tokens, cached_input_tokens, cache_write_tokens) < 0:
         raise ValueError("token counts must not be negative")
     cached = min(cached_input_tokens, input_tokens)
-    fresh = input_tokens - cached
+    written = min(cache_write_tokens, input_tokens - cached)
+    fresh = input_tokens - cached - written
     cached_price = price.cached_input if price.cached_input is not None else price.input
+    write_price = price.cache_write if price.cache_write is not None else price.input
     total = 0.0
     for tokens, usd_per_million in (
         (fresh, price.input),
         (cached, cached_price),
+        (written, write_price),
         (output_tokens, price.output),
     ):
         if tokens == 0:
@@ -141,6 +168,7 @@ def usage_cost(
     cached_input_tokens: int = 0,
     reasoning_tokens: int = 0,
     provider_reported: float | None = None,
+    cache_write_tokens: int = 0,
 ) -> float | None:
     """Actual USD of a finished call; the provider's own figure (OpenRouter ``usage.cost``) wins.
 
@@ -154,7 +182,11 @@ def usage_cost(
     if reasoning_tokens > output_tokens:
         billed_output = output_tokens + reasoning_tokens
     return estimate_cost(
-        resolve_price(model, input_tokens), input_tokens, billed_output, cached_input_tokens
+        resolve_price(model, input_tokens),
+        input_tokens,
+        billed_output,
+        cached_input_tokens,
+        cache_write_tokens,
     )
 
 
@@ -219,6 +251,7 @@ def _flatten(model_price: Any, input_tokens: int, provider_name: str, model_id: 
         input=at(model_price.input_mtok),
         output=at(model_price.output_mtok),
         cached_input=at(model_price.cache_read_mtok),
+        cache_write=at(model_price.cache_write_mtok),
         source=f"genai-prices {_genai_version()} bundled data: {provider_name} {model_id}",
         date="",
     )

@@ -35,6 +35,8 @@ class Price:
     cached_input: float | None  # None: same as input
     source: str
     date: str
+    # a prompt-cache write (Anthropic: 1.25x input for the 5-minute cache); None: same as input
+    cache_write: float | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,10 @@ _MODEL_KEYS = (
     "basis",
 )
 _MODEL_REQUIRED = ("name", "vendor", "context_window", "max_output_tokens", "providers", "price")
-_PRICE_NUMBERS = ("input", "output", "cached_input")
+_PRICE_NUMBERS = ("input", "output", "cached_input", "cache_write")
+# vendors whose prompt cache is opt-in and bills each write above the input rate: their models
+# must say what a write costs (Anthropic: 1.25x input for the 5-minute cache)
+_CACHE_WRITE_VENDORS = ("anthropic",)
 _PRICE_KEYS = (*_PRICE_NUMBERS, "source", "date")
 _TIER_KEYS = (
     "name",
@@ -563,7 +568,16 @@ def _build_model(ident: str, e: _Entry, method: _Method | None) -> ModelSpec:
         cached_input=e.price.get("cached_input"),
         source=e.price["source"],
         date=e.price["date"],
+        cache_write=e.price.get("cache_write"),
     )
+    vendor = str(e.fields["vendor"]).strip().lower()
+    if vendor in _CACHE_WRITE_VENDORS and price.input and "cache_write" not in e.price:
+        where = e.price_files.get("input", e.origin)
+        where.fail(
+            _key(*path, "price", "cache_write"),
+            f"missing: {e.fields['vendor']} bills prompt-cache writes above the input price; "
+            'give the rate per million tokens (or "unknown")',
+        )
     skills = _build_skills(ident, e, method)
     free = price.input == 0 and price.output == 0 and price.cached_input in (None, 0)
     return ModelSpec(
