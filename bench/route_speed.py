@@ -1,8 +1,8 @@
 """Routing speed on this machine: cold `kilo route`, in-process decisions, batch throughput, RSS.
 
 Usage: python bench/route_speed.py [--runs N]
-Targets (README, "Speed"): cold median <= 0.5 s after the one-time export; in-process p95 <= 10 ms for a
-short turn and <= 30 ms with 2k tokens of pasted code; --batch >= 300 prompts/s.
+Targets (README, "Speed"): cold median <= 0.5 s after the one-time export; in-process p95 <= 10 ms
+for a short turn and <= 30 ms with 2k tokens of pasted code; --batch >= 300 prompts/s.
 """
 
 from __future__ import annotations
