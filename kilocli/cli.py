@@ -382,7 +382,9 @@ def _mount_subcommands() -> None:
     app.add_typer(
         config_cmd.app, name="config", help="Settings in config.toml: show, set, unset, path."
     )
-    app.add_typer(sessions.app, name="sessions", help="Transcripts: list, show, search, export, rm.")
+    app.add_typer(
+        sessions.app, name="sessions", help="Transcripts: list, show, search, export, rm."
+    )
     app.registered_commands.extend(stats.app.registered_commands)
 
 

@@ -1,4 +1,4 @@
-"""`kilo sessions search` and `/sessions QUERY`: FTS5 over prompts and answers, old databases too."""
+"""`kilo sessions search` and `/sessions QUERY`: FTS5 over prompts and answers, old databases."""
 
 from __future__ import annotations
 
