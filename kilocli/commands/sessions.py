@@ -11,6 +11,7 @@ from rich.text import Text
 
 from kilocli import output
 from kilocli.commands import emit_json, local_time, print_table, table, usd, usd_with_unpriced
+from kilocli.completion import complete_session_ids
 from kilocli.config import atomic_write, get_paths
 from kilocli.errors import UsageError
 from kilocli.terminal_text import terminal_safe
@@ -23,7 +24,13 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-IdArg = Annotated[str, typer.Argument(help="Session id, a unique prefix of it, or 'last'.")]
+IdArg = Annotated[
+    str,
+    typer.Argument(
+        help="Session id, a unique prefix of it, or 'last'.",
+        autocompletion=complete_session_ids,
+    ),
+]
 TITLE_WIDTH = 40
 
 
