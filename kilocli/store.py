@@ -734,6 +734,20 @@ class Store:
             for row in rows
         ]
 
+    def turns_for_replay(self, since: datetime | None = None) -> list[TurnRecord]:
+        """Every turn with its stored decision and usage, oldest first (kilo stats --what-if);
+        turns that failed before any answer are left out, as in stats()."""
+        where, params = "WHERE t.status != 'error'", ()
+        if since:
+            where, params = f"{where} AND t.created_at >= ?", (_ts(since),)
+        rows = self._read(
+            "SELECT t.*, d.data AS decision_data, u.data AS usage_data FROM turns t "
+            "LEFT JOIN decisions d ON d.turn_id = t.id LEFT JOIN usage u ON u.turn_id = t.id "
+            f"{where} ORDER BY t.id",
+            params,
+        )
+        return [_turn(row) for row in rows]
+
     def stats(self, since: datetime | None = None) -> Stats:
         """Spend by local day, by model, turns by task bucket, and actual vs frontier cost.
 
