@@ -113,3 +113,7 @@ def test_no_database_yet_completes_nothing_and_creates_nothing():
     proc = _bash("kilo sessions rm ")
     assert (proc.returncode, proc.stdout.strip()) == (0, "")
     assert not get_paths().database.exists()
+
+
+def test_what_if_completes_tier_names():
+    assert _bash("kilo stats --what-if f").stdout.split() == ["frontier", "free"]
