@@ -29,6 +29,14 @@ def _bash(line: str, **extra: str) -> subprocess.CompletedProcess[str]:
     return _kilo(env={**env, **extra}, importtime=True)
 
 
+def _nothing_heavy(proc: subprocess.CompletedProcess[str]) -> None:
+    """-X importtime lists every module the completion process imported: nothing heavy on Tab."""
+    imported = proc.stderr
+    assert "kilocli.completion" in imported
+    for heavy in ("numpy", "onnxruntime", "tokenizers", "kilocli.routing.encoder"):
+        assert f" {heavy}\n" not in imported and f" {heavy}." not in imported
+
+
 @pytest.mark.parametrize(
     ("shell", "marker"),
     [
@@ -74,11 +82,7 @@ def test_tier_names_complete_without_loading_the_encoder():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == list(TIER_NAMES)
     assert proc.stdout.split() != []
-    # -X importtime lists every module imported: nothing heavy on Tab
-    imported = proc.stderr
-    assert "kilocli.completion" in imported
-    for heavy in ("numpy", "onnxruntime", "tokenizers", "kilocli.routing.encoder"):
-        assert f" {heavy}\n" not in imported and f" {heavy}." not in imported
+    _nothing_heavy(proc)
     assert _bash("kilo route -t bal").stdout.split() == ["balanced"]
 
 
@@ -89,6 +93,7 @@ def test_model_ids_complete_from_the_catalogue():
     proc = _bash("kilo ask --model claude-")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == claude
+    _nothing_heavy(proc)
     assert _bash("kilo chat -m ").stdout.split() == catalogue
 
 
@@ -99,6 +104,7 @@ def test_session_ids_complete_from_the_store():
     proc = _bash("kilo sessions show ")
     assert proc.returncode == 0, proc.stderr
     assert set(proc.stdout.split()) == {"last", first, second}
+    _nothing_heavy(proc)
     assert _bash(f"kilo ask --session {second[:8]}").stdout.split() == [second]
     # zsh shows each id with its title, made safe for the terminal
     zsh = _kilo(
