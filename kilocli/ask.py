@@ -7,18 +7,23 @@ import signal
 import stat
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kilocli import output
+from kilocli.chat.context import Conversation
 from kilocli.engine import Engine, Router, TurnOutcome
 from kilocli.errors import UsageError
 from kilocli.render import summary_line
-from kilocli.routing.cost import count_tokens, format_usd
+from kilocli.routing.cost import format_usd
+from kilocli.routing.router import Decision
 from kilocli.stdin import check_prompt_size, decode_text
 from kilocli.terminal_text import terminal_safe
+
+if TYPE_CHECKING:
+    from kilocli.continuation import Continuation
 
 MAX_FILE_BYTES = 256 * 1024
 
@@ -132,6 +137,29 @@ def _ctrl_c_cancels(cancel: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _fit_window(
+    router: Router,
+    conversation: Conversation,
+    prompt: str,
+    system: str | None,
+    decision: Decision,
+    decide: Callable[[], Decision],
+) -> Decision:
+    """Drop the oldest exchanges when a continued session outgrows the chosen model's window."""
+    spec = router.catalogue.models.get(decision.model)
+    if spec is None or not len(conversation):
+        return decision
+    budget = spec.context_window - min(decision.expected_output_tokens, spec.max_output_tokens)
+    dropped = conversation.trim_to(budget, prompt, system)
+    if not dropped:
+        return decision
+    output.note(
+        f"context: dropped the {dropped} oldest turn{'s' if dropped != 1 else ''} to fit "
+        f"{decision.model}'s {spec.context_window:,}-token window"
+    )
+    return decide()
+
+
 def run_ask(
     router: Router,
     *,
@@ -146,24 +174,43 @@ def run_ask(
     force: bool = False,
     timeout_s: float | None = None,
     files: Sequence[str] = (),
+    continuation: Continuation | None = None,
 ) -> int:
     from kilocli.store import Store
 
     system = system if system is not None else router.settings.system_prompt
-    input_tokens = count_tokens(prompt) + (count_tokens(system) if system else 0)
-    decision = router.decide(
-        [prompt],
-        tier=tier,
-        input_tokens=input_tokens,
-        pin=pin,
-        max_cost_usd=max_cost_usd,
-        force=force,
-    )
+    conversation = continuation.conversation if continuation else Conversation()
+    current_model = continuation.current_model if continuation else None
+    if continuation is not None:
+        n = continuation.turns
+        output.note(
+            f"continuing session {continuation.session_id} "
+            f"({n} turn{'s' if n != 1 else ''}, {len(conversation)} answered, in context)"
+        )
+
+    def decide() -> Decision:
+        # as chat does: the session's user turns give the classifier its context, the model that
+        # answered last is kept while adequate (its cached prefix priced as cached)
+        return router.decide(
+            [*conversation.user_turns(), prompt],
+            tier=tier,
+            input_tokens=conversation.input_tokens(prompt, system),
+            pin=pin,
+            current_model=current_model,
+            cached_input_tokens=conversation.cached_prefix_tokens(system) if current_model else 0,
+            max_cost_usd=max_cost_usd,
+            force=force,
+        )
+
+    decision = _fit_window(router, conversation, prompt, system, decide(), decide)
     output.stderr().print(summary_line(decision), markup=False, highlight=False, style="dim")
     store = Store(router.paths.database)
     engine = Engine(router.paths, router.settings, store=store, router=router, transport=transport)
-    title = prompt.strip().splitlines()[0][:80]
-    session_id = store.new_session("ask", tier, title)
+    if continuation is not None:
+        session_id = continuation.session_id
+    else:
+        title = prompt.strip().splitlines()[0][:80]
+        session_id = store.new_session("ask", tier, title)
     markdown = not as_json and not output.is_plain(output.stdout())
     sink = _AnswerSink(markdown=markdown, buffered=as_json or not stream)
     cancel = threading.Event()
@@ -171,7 +218,7 @@ def run_ask(
         with _ctrl_c_cancels(cancel):
             outcome = engine.run_turn(
                 session_id,
-                [],
+                conversation.messages,
                 prompt,
                 decision,
                 system=system,

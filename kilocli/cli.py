@@ -18,13 +18,19 @@ from typing import Annotated
 import typer
 
 from kilocli import output
+from kilocli.completion import (
+    complete_models,
+    complete_session_ids,
+    complete_tiers,
+    explicit_shell_args,
+)
 from kilocli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, KiloError, UsageError
 
 app = typer.Typer(
     name="kilo",
     help="kilocli: a coding assistant that sends each request to the cheapest adequate model.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (kilocli/completion.py)
     # never print locals: keys live in them
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
@@ -34,7 +40,10 @@ app = typer.Typer(
 TierOpt = Annotated[
     str | None,
     typer.Option(
-        "--tier", "-t", help="frontier, balanced, free or auto-efficient (default from config)."
+        "--tier",
+        "-t",
+        help="frontier, balanced, free or auto-efficient (default from config).",
+        autocompletion=complete_tiers,
     ),
 ]
 PoolOpt = Annotated[
@@ -207,7 +216,10 @@ def ask(
     system: Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")] = None,
     tier: TierOpt = None,
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Pin a model id: no routing.")
+        str | None,
+        typer.Option(
+            "--model", "-m", help="Pin a model id: no routing.", autocompletion=complete_models
+        ),
     ] = None,
     max_cost: Annotated[
         float | None,
@@ -235,6 +247,20 @@ def ask(
             help="Seconds for the whole call, retries and fallbacks included (default 120).",
         ),
     ] = None,
+    continue_last: Annotated[
+        bool,
+        typer.Option(
+            "--continue", "-c", help="Continue the last session (its turns go with the prompt)."
+        ),
+    ] = False,
+    session: Annotated[
+        str | None,
+        typer.Option(
+            "--session",
+            help="Continue this session: an id or a unique prefix (kilo sessions list).",
+            autocompletion=complete_session_ids,
+        ),
+    ] = None,
 ) -> None:
     """Ask once: the request is routed, the answer streams to stdout, route and cost to stderr.
 
@@ -244,6 +270,10 @@ def ask(
 
       git diff | kilo ask "write a commit message"
 
+      kilo ask -c "and now the tests for it"      (continues the last session)
+
+      git diff | kilo ask -c "and now the commit message"
+
       kilo ask --tier frontier --max-cost 0.05 "plan the auth migration"
     """
     from kilocli.ask import attach_files, run_ask
@@ -252,7 +282,20 @@ def ask(
         raise UsageError(f"--max-cost: must be a positive, finite number of USD, got {max_cost}")
     if timeout is not None and not (math.isfinite(timeout) and 0 < timeout <= 3600):
         raise UsageError(f"--timeout: must be a number of seconds from 0 to 3600, got {timeout}")
+    if continue_last and session is not None:
+        raise UsageError("--continue and --session: give one (--continue is the last session)")
     _, settings, router = _context(pool)
+    continuation = None
+    if continue_last or session is not None:
+        from kilocli.continuation import load_continuation
+        from kilocli.routing.pools import TIER_NAMES
+        from kilocli.store import Store
+
+        flag = "--continue" if continue_last else "--session"
+        with Store(router.paths.database) as store:
+            continuation = load_continuation(store, session or "last", flag)
+        if tier is None and continuation.tier in TIER_NAMES:
+            tier = continuation.tier  # the session keeps its tier unless --tier says otherwise
     tier_name = _tier(tier, settings.tier)
     text = attach_files(_gather_prompt(prompt, use_stdin=not no_stdin), file or [])
     code = run_ask(
@@ -267,6 +310,7 @@ def ask(
         force=force,
         timeout_s=timeout,
         files=[str(f) for f in file or []],
+        continuation=continuation,
     )
     raise typer.Exit(code)
 
@@ -275,11 +319,19 @@ def ask(
 def chat(
     resume: Annotated[
         str | None,
-        typer.Option("--resume", "-r", help="Continue a session: an id, a prefix, or 'last'."),
+        typer.Option(
+            "--resume",
+            "-r",
+            help="Continue a session: an id, a prefix, or 'last'.",
+            autocompletion=complete_session_ids,
+        ),
     ] = None,
     tier: TierOpt = None,
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Pin a model id: no routing.")
+        str | None,
+        typer.Option(
+            "--model", "-m", help="Pin a model id: no routing.", autocompletion=complete_models
+        ),
     ] = None,
 ) -> None:
     """The routed REPL: every turn goes to the cheapest adequate model; /help lists the commands."""
@@ -382,7 +434,9 @@ def _mount_subcommands() -> None:
     app.add_typer(
         config_cmd.app, name="config", help="Settings in config.toml: show, set, unset, path."
     )
-    app.add_typer(sessions.app, name="sessions", help="Transcripts: list, show, export, rm.")
+    app.add_typer(
+        sessions.app, name="sessions", help="Transcripts: list, show, search, export, rm."
+    )
     app.registered_commands.extend(stats.app.registered_commands)
 
 
@@ -433,7 +487,9 @@ def main() -> None:
     try:
         _mount_subcommands()
         # not standalone: click's usage errors reach us, to be printed as one line
-        code = app(standalone_mode=False, prog_name="kilo")
+        # `--show-completion zsh`: the shell may be named (typer alone only detects it)
+        args = explicit_shell_args(sys.argv[1:])
+        code = app(args=args, standalone_mode=False, prog_name="kilo")
     except KiloError as exc:
         output.error(exc.message)
         sys.exit(exc.exit_code)

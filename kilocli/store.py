@@ -112,6 +112,36 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "ALTER TABLE usage ADD COLUMN cache_write_tokens INTEGER",
         ),
     ),
+    (
+        3,
+        "full-text search over prompts and answers",
+        (
+            # external content: the text lives once, in turns; triggers keep the index in step
+            # with every write, whichever code path makes it
+            """CREATE VIRTUAL TABLE turns_fts USING fts5 (
+                prompt, answer, content = 'turns', content_rowid = 'id',
+                tokenize = 'porter unicode61 remove_diacritics 2'
+            )""",
+            """CREATE TRIGGER turns_fts_insert AFTER INSERT ON turns BEGIN
+                INSERT INTO turns_fts (rowid, prompt, answer)
+                VALUES (new.id, new.prompt, new.answer);
+            END""",
+            """CREATE TRIGGER turns_fts_delete AFTER DELETE ON turns BEGIN
+                INSERT INTO turns_fts (turns_fts, rowid, prompt, answer)
+                VALUES ('delete', old.id, old.prompt, old.answer);
+            END""",
+            # save_partial rewrites the answer while it streams; an unchanged row is not reindexed
+            """CREATE TRIGGER turns_fts_update AFTER UPDATE OF prompt, answer ON turns
+            WHEN old.prompt IS NOT new.prompt OR old.answer IS NOT new.answer BEGIN
+                INSERT INTO turns_fts (turns_fts, rowid, prompt, answer)
+                VALUES ('delete', old.id, old.prompt, old.answer);
+                INSERT INTO turns_fts (rowid, prompt, answer)
+                VALUES (new.id, new.prompt, new.answer);
+            END""",
+            # a database made before this migration: index the turns it already holds
+            "INSERT INTO turns_fts (turns_fts) VALUES ('rebuild')",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 # what a turn counts against a budget: its cost once known, else what its call reserved
@@ -225,6 +255,25 @@ class Stats:
         ratio = self.saving_ratio
         data["saving_ratio"] = None if ratio is None else round(ratio, 6)
         return data
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One turn matching a full-text search, best first."""
+
+    session_id: str
+    turn_id: int
+    seq: int
+    kind: str
+    title: str | None
+    created_at: datetime
+    model: str | None
+    task: str | None
+    difficulty: str | None
+    status: str
+    snippet: str  # from the prompt or the answer, whichever matched best; matches marked
+    #               with search_query.MATCH_START / MATCH_END
+    score: float  # bm25: lower is a better match
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -717,6 +766,62 @@ class Store:
             updated_at=datetime.fromisoformat(head["updated_at"]),
             turns=[_turn(row) for row in rows],
         )
+
+    def search(self, query: str, *, limit: int = 20, snippet_words: int = 16) -> list[SearchHit]:
+        """Turns whose prompt or answer match an FTS5 ``query`` (see kilocli/search_query.py),
+        best first (bm25, a prompt match weighing twice an answer match)."""
+        from kilocli.search_query import MATCH_END, MATCH_START
+
+        try:
+            # rank in the index alone first, then read turns, sessions and snippets for the top
+            # few only; CROSS JOIN fixes that loop order (the planner would rescan every match,
+            # 3x slower for a common word over 100,000 turns: bench/search_speed.py)
+            rows = self._read(
+                "WITH top AS (SELECT rowid AS id, bm25(turns_fts, 2.0, 1.0) AS score "
+                "FROM turns_fts WHERE turns_fts MATCH ? ORDER BY score, rowid DESC LIMIT ?) "
+                "SELECT t.id, t.session_id, t.seq, t.created_at, t.model, t.task, t.difficulty, "
+                "t.status, s.kind, s.title, snippet(turns_fts, -1, ?, ?, '…', ?) AS snip, "
+                "top.score FROM top CROSS JOIN turns_fts CROSS JOIN turns t "
+                "CROSS JOIN sessions s WHERE turns_fts.rowid = top.id AND turns_fts MATCH ? "
+                "AND t.id = top.id AND s.id = t.session_id ORDER BY top.score, top.id DESC",
+                (query, limit, MATCH_START, MATCH_END, snippet_words, query),
+            )
+        except sqlite3.OperationalError as exc:
+            if "fts5" not in str(exc) and "no such column" not in str(exc):
+                raise
+            # a raw query the user wrote in FTS5 syntax, and got wrong
+            raise UsageError(f"search query {query!r}: {exc}") from None
+        return [
+            SearchHit(
+                session_id=row["session_id"],
+                turn_id=row["id"],
+                seq=row["seq"],
+                kind=row["kind"],
+                title=row["title"],
+                created_at=datetime.fromisoformat(row["created_at"]),
+                model=row["model"],
+                task=row["task"],
+                difficulty=row["difficulty"],
+                status=row["status"],
+                snippet=row["snip"] or "",
+                score=float(row["score"]),
+            )
+            for row in rows
+        ]
+
+    def turns_for_replay(self, since: datetime | None = None) -> list[TurnRecord]:
+        """Every turn with its stored decision and usage, oldest first (kilo stats --what-if);
+        turns that failed before any answer are left out, as in stats()."""
+        where, params = "WHERE t.status != 'error'", ()
+        if since:
+            where, params = f"{where} AND t.created_at >= ?", (_ts(since),)
+        rows = self._read(
+            "SELECT t.*, d.data AS decision_data, u.data AS usage_data FROM turns t "
+            "LEFT JOIN decisions d ON d.turn_id = t.id LEFT JOIN usage u ON u.turn_id = t.id "
+            f"{where} ORDER BY t.id",
+            params,
+        )
+        return [_turn(row) for row in rows]
 
     def stats(self, since: datetime | None = None) -> Stats:
         """Spend by local day, by model, turns by task bucket, and actual vs frontier cost.

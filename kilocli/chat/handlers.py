@@ -13,6 +13,7 @@ from kilocli.chat.session import ChatSession
 from kilocli.chat.slash import SlashCommand, SlashRegistry
 from kilocli.errors import UsageError
 from kilocli.routing.pools import TIER_NAMES
+from kilocli.terminal_text import terminal_safe
 
 Cmd = SlashCommand[ChatSession]
 
@@ -202,12 +203,26 @@ def do_cost(s: ChatSession, args: list[str]) -> None:
 
 
 def do_sessions(s: ChatSession, args: list[str]) -> None:
-    _no_args(args, "/sessions")
+    if args:
+        _search_sessions(s, " ".join(args))
+        return
     sessions = s.store.list_sessions(limit=10)
     if not sessions:
         s.note("no stored sessions yet")
         return
     s.err.print(sessions_table(sessions, s.session_id))
+
+
+def _search_sessions(s: ChatSession, text: str) -> None:
+    from kilocli.search_query import fts_query
+    from kilocli.search_view import hits_table
+
+    hits = s.store.search(fts_query(text, flag="/sessions"), limit=10)
+    if not hits:
+        s.note(f"no stored turn matches {text!r}")
+        return
+    title = f"turns matching {text!r} (kilo sessions show ID, kilo chat --resume ID)"
+    s.err.print(hits_table(hits, title=terminal_safe(title)))
 
 
 def do_exit(s: ChatSession, args: list[str]) -> None:
@@ -252,7 +267,12 @@ REGISTRY: SlashRegistry[ChatSession] = SlashRegistry(
         Cmd("files", "list the files in context", do_files),
         Cmd("clear", "forget the conversation (start a new session)", do_clear),
         Cmd("cost", "this session's spend by model, and the saving vs frontier", do_cost),
-        Cmd("sessions", "recent stored sessions", do_sessions),
+        Cmd(
+            "sessions",
+            "recent stored sessions, or the turns matching QUERY (full-text search)",
+            do_sessions,
+            usage="[QUERY]",
+        ),
         Cmd("exit", "leave the chat (Ctrl-D too)", do_exit, aliases=("quit", "q")),
     ]
 )

@@ -248,5 +248,5 @@ def sessions_table(sessions: Sequence[Any], current: str | None) -> Table:
 
 
 def _one_line(text: str, width: int) -> str:
-    flat = " ".join(text.split())
+    flat = " ".join(terminal_safe(text).split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"

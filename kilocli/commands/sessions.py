@@ -11,6 +11,7 @@ from rich.text import Text
 
 from kilocli import output
 from kilocli.commands import emit_json, local_time, print_table, table, usd, usd_with_unpriced
+from kilocli.completion import complete_session_ids
 from kilocli.config import atomic_write, get_paths
 from kilocli.errors import UsageError
 from kilocli.terminal_text import terminal_safe
@@ -19,11 +20,17 @@ if TYPE_CHECKING:
     from kilocli.store import SessionRecord, Store, TurnRecord
 
 app = typer.Typer(
-    help="Transcripts: list, show, export, rm. IDs accept 'last' and unique prefixes.",
+    help="Transcripts: list, show, search, export, rm. IDs accept 'last' and unique prefixes.",
     no_args_is_help=True,
 )
 
-IdArg = Annotated[str, typer.Argument(help="Session id, a unique prefix of it, or 'last'.")]
+IdArg = Annotated[
+    str,
+    typer.Argument(
+        help="Session id, a unique prefix of it, or 'last'.",
+        autocompletion=complete_session_ids,
+    ),
+]
 TITLE_WIDTH = 40
 
 
@@ -218,3 +225,43 @@ def rm(session_id: IdArg) -> None:
     with _store() as store:
         deleted = store.delete_session(session_id)
     output.note(f"deleted session {deleted}")
+
+
+@app.command()
+def search(
+    query: Annotated[
+        list[str], typer.Argument(help="Words to find (all of them); 'migrat*' is a prefix.")
+    ],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many turns.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="The hits as a JSON array.")] = False,
+    fts: Annotated[
+        bool,
+        typer.Option("--fts", help='QUERY is SQLite FTS5 syntax (OR, NOT, NEAR, "phrases").'),
+    ] = False,
+) -> None:
+    """Full-text search over every stored prompt and answer, best match first.
+
+    Words are matched whole after stemming (migrate finds migration), all of them must occur,
+    and a word ending in * matches as a prefix.
+
+    Examples:
+
+      kilo sessions search postgres migration
+
+      kilo sessions search "retry*" --json -n 5
+
+      kilo sessions search --fts 'sqlite NOT postgres'
+    """
+    from kilocli.search_query import fts_query
+    from kilocli.search_view import hit_json, hits_table
+
+    text = " ".join(query)
+    with _store() as store:
+        hits = store.search(fts_query(text, raw=fts), limit=limit)
+    if as_json:
+        emit_json([hit_json(h) for h in hits])
+        return
+    if not hits:
+        output.note(f"no stored turn matches {text!r}")
+        return
+    print_table(hits_table(hits, plain=output.is_plain(output.stdout())))

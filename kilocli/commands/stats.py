@@ -19,12 +19,14 @@ from kilocli.commands import (
     usd,
     usd_with_unpriced,
 )
+from kilocli.completion import complete_tiers
 from kilocli.config import get_paths
 from kilocli.errors import UsageError
 
 if TYPE_CHECKING:
     from kilocli.budget import BudgetUse
-    from kilocli.store import Stats
+    from kilocli.store import Stats, TurnRecord
+    from kilocli.whatif import WhatIf
 
 app = typer.Typer()
 
@@ -183,6 +185,14 @@ def stats_command(
         typer.Option("--since", help="7d, 24h, 2w, today, or a date like 2026-11-01."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The figures as JSON.")] = False,
+    what_if: Annotated[
+        str | None,
+        typer.Option(
+            "--what-if",
+            help="Replay the stored turns' routing under this tier and compare the cost.",
+            autocompletion=complete_tiers,
+        ),
+    ] = None,
 ) -> None:
     """Spend by day and by model, turns by task, and what routing saved against the frontier tier.
 
@@ -193,11 +203,18 @@ def stats_command(
       kilo stats --since 7d
 
       kilo stats --since 2026-11-01 --json
+
+      kilo stats --what-if balanced      (what the same turns would have cost under balanced)
     """
     from kilocli import budget
+    from kilocli.routing.pools import TIER_NAMES
     from kilocli.settings import load_settings
     from kilocli.store import Store
 
+    if what_if is not None and what_if not in TIER_NAMES:
+        raise UsageError(
+            f"--what-if: unknown tier {what_if!r}; choose one of {', '.join(TIER_NAMES)}"
+        )
     paths = get_paths()
     settings = load_settings(paths)
     start = parse_since(since, datetime.now(UTC)) if since else None
@@ -206,11 +223,63 @@ def stats_command(
         # budgets count today and this month whatever --since says (the session one: the latest)
         latest = store.latest_session_id()
         uses = budget.uses(settings, store.spent(latest)) if budget.configured(settings) else []
+        turns = store.turns_for_replay(start) if what_if is not None else []
+    replayed = _replay(turns, what_if) if what_if is not None else None
     if as_json:
         data = figures.to_json()
         data["budgets"] = [
             {**u.to_json(), **({"session_id": latest} if u.name == "session" else {})} for u in uses
         ]
+        if replayed is not None:
+            data["what_if"] = replayed.to_json()
         emit_json(data)
         return
     print_table(render(figures, uses, latest))
+    if replayed is not None:
+        print_table(render_what_if(replayed))
+
+
+def _replay(turns: list[TurnRecord], tier: str) -> WhatIf:
+    from kilocli import output
+    from kilocli.engine import Router
+    from kilocli.settings import load_settings
+    from kilocli.whatif import replay
+
+    paths = get_paths()
+    router = Router(paths, load_settings(paths), on_note=output.note)
+    return replay(
+        turns,
+        tier,
+        lambda c, tokens: router.decide_classified(c, tier=tier, input_tokens=tokens),
+        router.catalogue,
+    )
+
+
+def render_what_if(w: WhatIf) -> RenderableType:
+    n = w.turns
+    if not n:
+        return Text(f"\nwhat if {w.tier}: no stored turn to replay", style="bold")
+    rows = table(f"What if these {n} turn{'s' if n != 1 else ''} had been routed under {w.tier}")
+    for name, justify in (("", "left"), ("cost", "right"), ("", "left")):
+        rows.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    largest = max(w.actual_cost_usd, w.what_if_cost_usd)
+    rows.add_row("actual", usd(w.actual_cost_usd), Text(bar(w.actual_cost_usd, largest), "green"))
+    rows.add_row(w.tier, usd(w.what_if_cost_usd), Text(bar(w.what_if_cost_usd, largest), "red"))
+    diff = w.difference_usd
+    ratio = f"{abs(diff) / w.actual_cost_usd:.0%} " if w.actual_cost_usd > 0 else ""
+    rows.add_row(
+        "difference",
+        ("+" if diff >= 0 else "-") + usd(abs(diff)),
+        f"{ratio}{'more' if diff >= 0 else 'less'} under {w.tier}",
+    )
+    notes = [f"{w.changed} of {n} turns would have gone to another model"]
+    if w.estimated:
+        notes.append(f"{w.estimated} priced from the router's estimates (no usage recorded)")
+    if w.skipped:
+        notes.append(f"{w.skipped} skipped (no stored classification or no price)")
+    models = table(f"{w.tier}'s picks")
+    for name, justify in (("model", "left"), ("turns", "right"), ("cost", "right")):
+        models.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for m in sorted(w.by_model.values(), key=lambda m: (-m.cost_usd, m.model)):
+        models.add_row(m.model, str(m.turns), usd(m.cost_usd))
+    return Group(Text(""), rows, Text("; ".join(notes), style="dim"), Text(""), models)
