@@ -1,0 +1,314 @@
+"""`kilo serve` end to end: the real CLI as a server, the official OpenAI and Anthropic SDKs as
+clients, the loopback fake server as the upstream, the real store underneath."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anthropic
+import httpx
+import openai
+import pytest
+from fakeserver import FakeServer, status, unauthorized
+from serving import ServeProcess
+
+OPENAI_KEY = "sk-upstream-secret-openai-0123456789"
+ANTHROPIC_KEY = "sk-ant-upstream-secret-0123456789"
+ANSWER = "Renamed foo to bar in utils.py."
+
+
+def _home(tmp: Path, shared_cache: Path) -> Path:
+    home = tmp / "kilohome"
+    home.mkdir()
+    (home / "cache").symlink_to(shared_cache, target_is_directory=True)
+    return home
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    with FakeServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, shared_cache, upstream):
+    home = _home(tmp_path_factory.mktemp("serve"), shared_cache)
+    env = {
+        "OPENAI_API_KEY": OPENAI_KEY,
+        "OPENAI_BASE_URL": upstream.url,
+        "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+        "ANTHROPIC_BASE_URL": upstream.url,
+    }
+    server = ServeProcess.start(home, env)
+    server.home = home
+    yield server
+    assert server.stop() == 0, server.stderr
+    # keys never reach the log
+    assert OPENAI_KEY not in server.stderr and ANTHROPIC_KEY not in server.stderr
+
+
+@pytest.fixture(autouse=True)
+def _fresh_upstream(upstream):
+    upstream.reset()
+    upstream.script(answer=ANSWER)
+
+
+def _store(server):
+    from kilocli.store import Store
+
+    return Store(server.home / "data" / "kilocli.db")
+
+
+def _turns(server) -> list:
+    with _store(server) as store:
+        return [
+            turn
+            for summary in store.list_sessions(1000)
+            for turn in store.session(summary.id).turns
+        ]
+
+
+def _client(server, **kwargs) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0, **kwargs)
+
+
+def _post(server, body: bytes | str, **headers: str) -> httpx.Response:
+    return httpx.post(f"{server.url}/chat/completions", content=body, headers=headers, timeout=30)
+
+
+# -- priority 1: the OpenAI API, routed and recorded ---------------------------------------------
+
+
+def test_openai_sdk_non_streaming_is_routed_recorded_and_priced(served, upstream):
+    raw = _client(served).chat.completions.with_raw_response.create(
+        model="kilo-auto",
+        messages=[
+            {"role": "system", "content": "You are terse."},
+            {"role": "user", "content": "rename foo to bar in utils.py"},
+        ],
+    )
+    completion = raw.parse()
+    assert completion.choices[0].message.content == ANSWER
+    model = raw.headers["x-kilo-model"]
+    assert completion.model == model  # the model really used, not "kilo-auto"
+    assert raw.headers["x-kilo-tier"] == "auto-efficient"
+    assert raw.headers["x-kilo-task"] == "edit"
+    assert raw.headers["x-kilo-difficulty"] in ("easy", "medium", "hard")
+    assert float(raw.headers["x-kilo-estimated-cost-usd"]) > 0
+    assert completion.usage.prompt_tokens == 12 and completion.usage.completion_tokens == 7
+    assert completion.usage.model_extra["cost"] > 0
+    # the upstream got the client's conversation, system message included, for that model
+    (sent,) = upstream.requests
+    assert sent.body["messages"][0] == {"role": "system", "content": "You are terse."}
+    assert sent.headers["authorization"] == f"Bearer {OPENAI_KEY}"
+    # recorded like an ask, in a session of kind "serve"
+    with _store(served) as store:
+        (summary,) = [s for s in store.list_sessions() if s.id == raw.headers["x-kilo-session"]]
+        assert summary.kind == "serve"
+        (turn,) = store.session(summary.id).turns
+    assert (turn.status, turn.model, turn.answer) == ("ok", model, ANSWER)
+    assert turn.prompt == "rename foo to bar in utils.py"
+    assert turn.cost_usd == pytest.approx(completion.usage.model_extra["cost"])
+
+
+def test_openai_sdk_streaming_ends_with_usage_and_is_recorded(served, upstream):
+    before = len(_turns(served))
+    stream = _client(served).chat.completions.create(
+        model="kilo-balanced",
+        messages=[{"role": "user", "content": "write a unit test for parse()"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == ANSWER
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
+    assert finishes[-1] == "stop"
+    assert chunks[-1].usage.total_tokens == 19 and chunks[-1].usage.model_extra["cost"] > 0
+    assert upstream.requests[0].body["stream"] is True
+    turns = _turns(served)
+    assert len(turns) == before + 1
+    assert any(t.answer == ANSWER and t.tier == "balanced" for t in turns)
+
+
+def test_pinned_catalogue_model_and_tier_aliases(served, upstream):
+    client = _client(served)
+    pinned = client.chat.completions.with_raw_response.create(
+        model="gpt-5-mini", messages=[{"role": "user", "content": "hello"}]
+    )
+    assert pinned.headers["x-kilo-model"] == "gpt-5-mini"
+    assert pinned.parse().model == "gpt-5-mini"
+    assert upstream.requests[-1].model == "gpt-5-mini"
+    frontier = client.chat.completions.with_raw_response.create(
+        model="kilo-frontier", messages=[{"role": "user", "content": "hello"}]
+    )
+    assert frontier.headers["x-kilo-tier"] == "frontier"
+    assert frontier.headers["x-kilo-model"] != "gpt-5-mini"
+
+
+def test_models_lists_aliases_and_reachable_models(served):
+    ids = [m.id for m in _client(served).models.list()]
+    assert ids[:5] == [
+        "kilo-auto",
+        "kilo-auto-efficient",
+        "kilo-balanced",
+        "kilo-frontier",
+        "kilo-free",
+    ]
+    assert "gpt-5-mini" in ids  # reachable with the OpenAI key
+    assert any(i.startswith("claude") for i in ids)  # and with the Anthropic key
+
+
+def test_follow_up_keeps_session_and_model(served, upstream):
+    client = _client(served)
+    first = client.chat.completions.with_raw_response.create(
+        model="kilo-auto",
+        messages=[{"role": "user", "content": "rename foo to bar in utils.py"}],
+    )
+    follow = client.chat.completions.with_raw_response.create(
+        model="kilo-auto",
+        messages=[
+            {"role": "user", "content": "rename foo to bar in utils.py"},
+            {"role": "assistant", "content": first.parse().choices[0].message.content},
+            {"role": "user", "content": "yes, do the same in tests.py"},
+        ],
+    )
+    assert follow.headers["x-kilo-session"] == first.headers["x-kilo-session"]
+    assert follow.headers["x-kilo-model"] == first.headers["x-kilo-model"]
+    with _store(served) as store:
+        turns = store.session(first.headers["x-kilo-session"]).turns
+    assert [t.prompt for t in turns] == [
+        "rename foo to bar in utils.py",
+        "yes, do the same in tests.py",
+    ]
+    # a different conversation opens its own session
+    other = client.chat.completions.with_raw_response.create(
+        model="kilo-auto", messages=[{"role": "user", "content": "explain this regex: ^a+$"}]
+    )
+    assert other.headers["x-kilo-session"] != first.headers["x-kilo-session"]
+
+
+def test_stats_and_sessions_show_served_traffic(served, kilo):
+    _client(served).chat.completions.create(
+        model="kilo-auto", messages=[{"role": "user", "content": "add a docstring to parse()"}]
+    )
+    with _store(served) as store:
+        figures = store.stats()
+    assert figures.served_turns >= 1 and figures.served_turns == figures.turns
+
+
+# -- priority 2: errors, limits, keys ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        (b'{"model": "kilo-auto", "messages": [', 400, "invalid JSON"),
+        (b'{"model": "kilo-auto"}', 400, "messages"),
+        (b'{"model": "kilo-auto", "messages": []}', 400, "messages"),
+        (b'{"messages": [{"role": "user", "content": "hi"}]}', 400, "model"),
+        (
+            b'{"model": "gpt-9-ultra", "messages": [{"role": "user", "content": "hi"}]}',
+            404,
+            "gpt-9",
+        ),
+        (b'{"model": "kilo-auto", "messages": [{"role": "wizard", "content": "hi"}]}', 400, "role"),
+        (
+            b'{"model": "kilo-auto", "n": 3, "messages": [{"role": "user", "content": "x"}]}',
+            400,
+            "n",
+        ),
+        (b"[1, 2]", 400, "JSON object"),
+    ],
+)
+def test_bad_requests_get_a_clear_4xx_and_nothing_is_recorded(
+    served, upstream, body, status, needle
+):
+    before = len(_turns(served))
+    response = _post(served, body, **{"content-type": "application/json"})
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert needle in error["message"] and error["type"]
+    assert len(_turns(served)) == before
+    assert upstream.requests == []
+
+
+def test_ten_megabyte_body_is_refused_with_413(served, upstream):
+    before = len(_turns(served))
+    big = json.dumps(
+        {"model": "kilo-auto", "messages": [{"role": "user", "content": "x" * (10 * 1024 * 1024)}]}
+    )
+    response = _post(served, big, **{"content-type": "application/json"})
+    assert response.status_code == 413
+    assert "MiB" in response.json()["error"]["message"]
+    assert len(_turns(served)) == before and upstream.requests == []
+
+
+def test_upstream_rate_limit_maps_to_429_and_is_recorded_as_failed(served, upstream):
+    upstream.script(faults=["429:0", "429:0", "429:0"])
+    with pytest.raises(openai.RateLimitError) as caught:
+        _client(served).chat.completions.create(
+            model="gpt-5-mini", messages=[{"role": "user", "content": "hello there"}]
+        )
+    assert "rate limited" in caught.value.message
+    assert len(upstream.requests) == 3  # retried as kilo ask retries
+    assert [t.status for t in _turns(served) if t.prompt == "hello there"] == ["error"]
+
+
+def test_upstream_auth_failure_is_502_naming_the_variable_never_the_key(served, upstream):
+    upstream.script(faults=[unauthorized(f"Incorrect API key provided: {OPENAI_KEY}")])
+    response = _post(
+        served,
+        json.dumps({"model": "gpt-5-mini", "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    assert response.status_code == 502
+    assert "OPENAI_API_KEY" in response.text
+    assert OPENAI_KEY not in response.text
+
+
+def test_upstream_bad_request_is_400_with_its_message(served, upstream):
+    upstream.script(faults=[status(400, "temperature must be at most 2")])
+    with pytest.raises(openai.BadRequestError) as caught:
+        _client(served).chat.completions.create(
+            model="gpt-5-mini", messages=[{"role": "user", "content": "hi"}], temperature=5
+        )
+    assert "temperature must be at most 2" in caught.value.message
+
+
+def test_no_cors_headers(served):
+    response = httpx.options(
+        f"{served.url}/chat/completions",
+        headers={"origin": "https://evil.example", "access-control-request-method": "POST"},
+    )
+    assert not any(h.lower().startswith("access-control-") for h in response.headers)
+
+
+def test_non_loopback_bind_without_token_is_refused(kilo):
+    result = kilo(["serve", "--host", "0.0.0.0", "--port", "0"], timeout=30)
+    assert result.returncode == 2
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "--token-env" in lines[0]
+
+
+def test_bearer_token_is_checked_on_every_request(tmp_path, shared_cache, upstream):
+    token = "team-token-0123456789abcdef"
+    server = ServeProcess.start(
+        _home(tmp_path, shared_cache),
+        {"OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": upstream.url, "KILO_TOKEN": token},
+        ("--token-env", "KILO_TOKEN"),
+    )
+    try:
+        assert httpx.get(f"{server.url}/models").status_code == 401
+        wrong = httpx.get(f"{server.url}/models", headers={"authorization": "Bearer nope"})
+        assert wrong.status_code == 401 and wrong.json()["error"]["type"] == "authentication_error"
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(base_url=server.url, api_key="wrong", max_retries=0).models.list()
+        client = openai.OpenAI(base_url=server.url, api_key=token, max_retries=0)
+        answer = client.chat.completions.create(
+            model="kilo-auto", messages=[{"role": "user", "content": "hi"}]
+        )
+        assert answer.choices[0].message.content == ANSWER
+        assert len(upstream.requests) == 1  # refused requests never reached the upstream
+    finally:
+        assert server.stop() == 0
