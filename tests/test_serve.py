@@ -198,7 +198,7 @@ def test_stats_and_sessions_show_served_traffic(served, kilo):
     assert figures.served_turns >= 1 and figures.served_turns == figures.turns
 
 
-# -- priority 2: errors, limits, keys ---------------------------------------------------------------
+# -- priority 2: errors, limits, keys ------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -312,3 +312,116 @@ def test_bearer_token_is_checked_on_every_request(tmp_path, shared_cache, upstre
         assert len(upstream.requests) == 1  # refused requests never reached the upstream
     finally:
         assert server.stop() == 0
+
+
+# -- priority 3: parameters and tool calls pass through -------------------------------------------
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "read_file",
+            "description": "Read a file of the repository",
+            "parameters": {
+                "type": "object",
+                "properties": {"path": {"type": "string"}},
+                "required": ["path"],
+            },
+        },
+    }
+]
+
+
+def test_openai_sdk_tool_call_round_trip_streamed(served, upstream):
+    upstream.script(
+        answer="", tool_calls=(("read_file", '{"path": "utils.py"}'),), finish_reason="tool_calls"
+    )
+    client = _client(served)
+    question = {"role": "user", "content": "rename foo to bar in utils.py"}
+    stream = client.chat.completions.create(
+        model="gpt-5-mini",
+        messages=[question],
+        tools=TOOLS,
+        tool_choice="auto",
+        temperature=0.2,
+        stop=["\n\n\n"],
+        seed=7,
+        response_format={"type": "text"},
+        max_tokens=300,
+        stream=True,
+    )
+    calls: dict[int, dict[str, str]] = {}
+    finish = None
+    for chunk in stream:
+        for choice in chunk.choices:
+            finish = choice.finish_reason or finish
+            for call in choice.delta.tool_calls or ():
+                entry = calls.setdefault(call.index, {"id": "", "name": "", "arguments": ""})
+                entry["id"] = call.id or entry["id"]
+                entry["name"] = (call.function.name if call.function else None) or entry["name"]
+                entry["arguments"] += (call.function.arguments if call.function else None) or ""
+    assert finish == "tool_calls"
+    assert calls == {0: {"id": "call_0", "name": "read_file", "arguments": '{"path": "utils.py"}'}}
+    sent = upstream.requests[0].body
+    assert sent["tools"] == TOOLS and sent["tool_choice"] == "auto"
+    assert sent["temperature"] == 0.2 and sent["stop"] == ["\n\n\n"] and sent["seed"] == 7
+    assert sent["response_format"] == {"type": "text"} and sent["max_tokens"] == 300
+    # the client runs the tool and sends the result back: the conversation goes up verbatim
+    upstream.script(answer="Done: foo is now bar.", tool_calls=(), finish_reason="stop")
+    assistant = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_0",
+                "type": "function",
+                "function": {"name": "read_file", "arguments": calls[0]["arguments"]},
+            }
+        ],
+    }
+    result = {"role": "tool", "tool_call_id": "call_0", "content": "def foo(): pass"}
+    final = client.chat.completions.with_raw_response.create(
+        model="gpt-5-mini", messages=[question, assistant, result], tools=TOOLS
+    )
+    assert final.parse().choices[0].message.content == "Done: foo is now bar."
+    assert "x-kilo-dropped-params" not in final.headers
+    second = upstream.requests[-1].body["messages"]
+    assert second[1]["tool_calls"][0]["function"]["name"] == "read_file"
+    assert second[2] == result
+    recorded = [t for t in _turns(served) if "read_file" in t.answer]
+    assert recorded and recorded[0].answer.startswith("[tool call] read_file(")
+
+
+def test_non_streaming_tool_call_and_dropped_params_for_anthropic_upstream(served, upstream):
+    upstream.script(
+        answer="Let me look.",
+        tool_calls=(("read_file", '{"path": "a.py"}'),),
+        finish_reason="tool_calls",
+    )
+    raw = _client(served).chat.completions.with_raw_response.create(
+        model="claude-sonnet-4.5",
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "read a.py"},
+        ],
+        tools=TOOLS,
+        tool_choice="required",
+        response_format={"type": "json_object"},
+        seed=3,
+        stop="END",
+    )
+    assert raw.headers["x-kilo-provider"] == "anthropic"
+    assert raw.headers["x-kilo-dropped-params"] == "response_format,seed"
+    message = raw.parse().choices[0].message
+    assert message.content == "Let me look."
+    assert message.tool_calls[0].function.name == "read_file"
+    assert json.loads(message.tool_calls[0].function.arguments) == {"path": "a.py"}
+    assert raw.parse().choices[0].finish_reason == "tool_calls"
+    sent = upstream.requests[-1]
+    assert sent.path.endswith("/messages")
+    assert sent.body["system"] == "Be brief."
+    assert sent.body["tools"][0]["name"] == "read_file"
+    assert sent.body["tools"][0]["input_schema"] == TOOLS[0]["function"]["parameters"]
+    assert sent.body["tool_choice"] == {"type": "any"} and sent.body["stop_sequences"] == ["END"]
+    assert "response_format" not in sent.body and "seed" not in sent.body
+    assert sent.headers["x-api-key"] == ANTHROPIC_KEY
