@@ -425,3 +425,108 @@ def test_non_streaming_tool_call_and_dropped_params_for_anthropic_upstream(serve
     assert sent.body["tool_choice"] == {"type": "any"} and sent.body["stop_sequences"] == ["END"]
     assert "response_format" not in sent.body and "seed" not in sent.body
     assert sent.headers["x-api-key"] == ANTHROPIC_KEY
+
+
+# -- priority 4: the Anthropic Messages API -----------------------------------------------------
+
+
+def _anthropic(server) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=server.root, api_key="unused", max_retries=0)
+
+
+def test_anthropic_sdk_messages_non_streaming(served, upstream):
+    raw = _anthropic(served).messages.with_raw_response.create(
+        model="kilo-auto",
+        max_tokens=512,
+        system="You are terse.",
+        messages=[{"role": "user", "content": "rename foo to bar in utils.py"}],
+    )
+    message = raw.parse()
+    assert message.content[0].text == ANSWER
+    assert message.model == raw.headers["x-kilo-model"]
+    assert message.stop_reason == "end_turn"
+    assert message.usage.output_tokens == 7
+    sent = upstream.requests[0].body
+    assert sent["max_tokens"] == 512 or sent.get("max_completion_tokens") == 512
+    system = sent.get("system") or sent["messages"][0]["content"]
+    assert system == "You are terse."
+    assert any(
+        t.prompt == "rename foo to bar in utils.py" and t.status == "ok" for t in _turns(served)
+    )
+
+
+def test_anthropic_sdk_streaming_to_each_upstream_wire(served, upstream):
+    client = _anthropic(served)
+    for model, path in (("claude-haiku-4.5", "/messages"), ("gpt-5-mini", "/chat/completions")):
+        with client.messages.stream(
+            model=model,
+            max_tokens=256,
+            messages=[{"role": "user", "content": "write a haiku about tests"}],
+        ) as stream:
+            text = "".join(stream.text_stream)
+            final = stream.get_final_message()
+        assert text == ANSWER
+        assert final.model == model and final.usage.output_tokens == 7
+        assert upstream.requests[-1].path.endswith(path)
+
+
+def test_anthropic_sdk_tool_use_through_an_openai_upstream(served, upstream):
+    upstream.script(
+        answer="", tool_calls=(("read_file", '{"path": "b.py"}'),), finish_reason="tool_calls"
+    )
+    tool = {
+        "name": "read_file",
+        "description": "Read a file",
+        "input_schema": TOOLS[0]["function"]["parameters"],
+    }
+    client = _anthropic(served)
+    question = {"role": "user", "content": "read b.py"}
+    with client.messages.stream(
+        model="gpt-5-mini",
+        max_tokens=256,
+        messages=[question],
+        tools=[tool],
+        extra_body={"top_k": 5},
+    ) as stream:
+        final = stream.get_final_message()
+    (use,) = [b for b in final.content if b.type == "tool_use"]
+    assert (use.name, use.input, final.stop_reason) == ("read_file", {"path": "b.py"}, "tool_use")
+    sent = upstream.requests[-1].body
+    assert sent["tools"] == [
+        {"type": "function", "function": {**TOOLS[0]["function"], "description": "Read a file"}}
+    ]
+    assert "top_k" not in sent
+    upstream.script(answer="It defines bar.", tool_calls=(), finish_reason="stop")
+    reply = client.messages.create(
+        model="gpt-5-mini",
+        max_tokens=256,
+        tools=[tool],
+        messages=[
+            question,
+            {"role": "assistant", "content": [use.model_dump()]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": use.id, "content": "def bar(): pass"}
+                ],
+            },
+        ],
+    )
+    assert reply.content[0].text == "It defines bar."
+    messages = upstream.requests[-1].body["messages"]
+    assert messages[1]["tool_calls"][0]["id"] == use.id
+    assert messages[2] == {"role": "tool", "tool_call_id": use.id, "content": "def bar(): pass"}
+
+
+def test_anthropic_errors_have_the_anthropic_shape(served, upstream):
+    with pytest.raises(anthropic.NotFoundError) as caught:
+        _anthropic(served).messages.create(
+            model="no-such-model", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert caught.value.body["type"] == "error"
+    assert caught.value.body["error"]["type"] == "not_found_error"
+    response = httpx.post(f"{served.url}/messages", content=b"{not json")
+    assert (
+        response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
+    )
+    assert upstream.requests == []
