@@ -530,3 +530,22 @@ def test_anthropic_errors_have_the_anthropic_shape(served, upstream):
         response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
     )
     assert upstream.requests == []
+
+
+# -- priority 5: retries and fallback as in kilo ask ----------------------------------------------
+
+
+def test_upstream_failure_falls_back_and_headers_name_the_model_really_used(served, upstream):
+    client = _client(served)
+    routed = client.chat.completions.with_raw_response.create(
+        model="kilo-auto", messages=[{"role": "user", "content": "write a unit test for parse()"}]
+    )
+    first_choice = routed.headers["x-kilo-model"]
+    upstream.script(faults=["503", "503", "503"], model=first_choice)
+    again = client.chat.completions.with_raw_response.create(
+        model="kilo-auto", messages=[{"role": "user", "content": "write a unit test for parse()"}]
+    )
+    used = again.headers["x-kilo-model"]
+    assert used != first_choice and again.parse().model == used
+    assert again.parse().choices[0].message.content == ANSWER
+    assert [r.model for r in upstream.requests[1:4]] == [first_choice] * 3
