@@ -209,8 +209,9 @@ def sigterm_round(home: Path, env: dict[str, str], root: str, args: argparse.Nam
     code = server.wait(120)
     stored = sum(recorded(home).values()) - before
     print(
-        f"SIGTERM during {args.clients} streams: answered {result['answered']}, completed "
-        f"{result['ok']}, recorded {stored}; server exit {code}"
+        f"SIGTERM during {args.clients} streams: sent {result['sent']}, answered "
+        f"{result['answered']} (the rest were not accepted before the listener closed), "
+        f"completed {result['ok']}, recorded {stored}; server exit {code}"
     )
 
 
