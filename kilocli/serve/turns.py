@@ -47,7 +47,7 @@ _FAILURE_STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
 def failure_to_api(failure: BaseException | None, message: str) -> ApiError:
     """The HTTP answer for a turn that failed before any output."""
     if isinstance(failure, UsageError):
-        if message.startswith("no provider configured"):
+        if failure.message.startswith("no provider configured"):
             return ApiError(503, message, kind="service_unavailable")
         return ApiError(400, message)
     for cls, status, kind in _FAILURE_STATUS:
