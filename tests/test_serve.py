@@ -549,3 +549,42 @@ def test_upstream_failure_falls_back_and_headers_name_the_model_really_used(serv
     assert used != first_choice and again.parse().model == used
     assert again.parse().choices[0].message.content == ANSWER
     assert [r.model for r in upstream.requests[1:4]] == [first_choice] * 3
+
+
+def test_client_gone_mid_stream_is_recorded_as_interrupted(served, upstream):
+    from serving import wait_until
+
+    upstream.script(answer=" ".join(f"w{i}" for i in range(40)), chunk_delay=0.1)
+    body = {
+        "model": "gpt-5-mini",
+        "stream": True,
+        "messages": [{"role": "user", "content": "tell a long story, client leaves"}],
+    }
+    with httpx.stream("POST", f"{served.url}/chat/completions", json=body, timeout=30) as response:
+        for line in response.iter_lines():
+            if '"content": "w' in line:
+                break  # one token is enough: hang up
+
+    def recorded() -> list:
+        return [t for t in _turns(served) if t.prompt == body["messages"][0]["content"]]
+
+    assert wait_until(lambda: [t.status for t in recorded()] == ["interrupted"], timeout=15)
+    assert recorded()[0].answer.startswith("w0")
+
+
+def test_stream_cut_upstream_after_tokens_ends_with_an_error_event(served, upstream):
+    upstream.script(faults=["cut:2"])
+    stream = _client(served).chat.completions.create(
+        model="gpt-5-mini",
+        messages=[{"role": "user", "content": "a stream that gets cut"}],
+        stream=True,
+    )
+    received = []
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                received.append(chunk.choices[0].delta.content)
+    assert "cut off" in str(caught.value.message)
+    assert "".join(received) == "Renamed foo"
+    (turn,) = [t for t in _turns(served) if t.prompt == "a stream that gets cut"]
+    assert (turn.status, turn.answer) == ("incomplete", "Renamed foo")
