@@ -588,3 +588,33 @@ def test_stream_cut_upstream_after_tokens_ends_with_an_error_event(served, upstr
     assert "".join(received) == "Renamed foo"
     (turn,) = [t for t in _turns(served) if t.prompt == "a stream that gets cut"]
     assert (turn.status, turn.answer) == ("incomplete", "Renamed foo")
+
+
+def test_cost_cap_and_timeout_from_config_hold_for_served_requests(
+    tmp_path, shared_cache, upstream
+):
+    home = _home(tmp_path, shared_cache)
+    (home / "config").mkdir()
+    (home / "config" / "config.toml").write_text("max_cost_usd = 0.003\ntimeout_s = 1.5\n")
+    server = ServeProcess.start(
+        home, {"OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": upstream.url}
+    )
+    server.home = home
+    try:
+        client = _client(server)
+        # a pinned model whose estimate is over the cap is refused before any call
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(
+                model="gpt-5.1", messages=[{"role": "user", "content": "plan the migration " * 200}]
+            )
+        assert "max_cost_usd $0.003)" in caught.value.message and upstream.requests == []
+        # the whole call is bounded by timeout_s: a silent upstream becomes a 504
+        upstream.script(faults=["timeout:5"])
+        with pytest.raises(openai.APIStatusError) as caught:
+            client.chat.completions.create(
+                model="gpt-5-mini", messages=[{"role": "user", "content": "hi"}]
+            )
+        assert caught.value.status_code == 504
+        assert [t.status for t in _turns(server) if t.prompt == "hi"] == ["error"]
+    finally:
+        assert server.stop() == 0

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from kilocli.errors import KiloError, UsageError
 from kilocli.providers import errors as perr
 from kilocli.providers.translate import ANTHROPIC_PARAMS
-from kilocli.routing.cost import count_tokens
+from kilocli.routing.cost import count_tokens, format_usd
+from kilocli.routing.router import OverCap
 from kilocli.serve.request import ApiError, ServeRequest, resolve_model, text_of
 from kilocli.serve.sticky import StickyTable
 
@@ -109,6 +110,15 @@ def prepare(ctx: ServeContext, request: ServeRequest) -> Prepared:
             current_model=conversation.model if conversation else None,
             cached_input_tokens=conversation.prefix_tokens if conversation else 0,
         )
+    except OverCap:
+        cap = format_usd(ctx.router.settings.max_cost_usd)
+        raise ApiError(
+            400,
+            f"pinned model {pin}: its estimate is over the cost cap (max_cost_usd {cap}); "
+            "use kilo-auto or a cheaper model",
+            param="model",
+            code="over_cost_cap",
+        ) from None
     except KiloError as exc:
         raise ApiError(400, exc.message, param="model" if pin else None) from None
     if conversation is not None:
