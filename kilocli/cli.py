@@ -374,10 +374,13 @@ def serve(
 ) -> None:
     """Serve the router as an OpenAI- and Anthropic-compatible endpoint for other tools.
 
-    POST /v1/chat/completions and /v1/messages route each request like `kilo ask` (model
-    kilo-auto, kilo-auto-efficient, kilo-balanced, kilo-frontier, kilo-free, or a catalogue id to
-    pin one); GET /v1/models lists them. Every request is recorded (kilo sessions list, kind
-    "serve"). SIGTERM or Ctrl-C lets running answers finish (--grace) and records them.
+    POST /v1/chat/completions and /v1/messages route each request like `kilo ask`.
+
+    Models: kilo-auto, kilo-balanced, kilo-frontier, ... or a catalogue id (see /v1/models).
+
+    Every request is recorded (kilo sessions list shows kind "serve").
+
+    SIGTERM or Ctrl-C lets running answers finish (--grace) and records them.
 
     Examples:
 
