@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,7 @@ from kilocli.routing.pools import (
 from kilocli.routing.router import Constraints, Decision, RouteRequest, route
 
 if TYPE_CHECKING:
-    from kilocli.providers.base import Message, UsageReport
+    from kilocli.providers.base import Event, Message, UsageReport
     from kilocli.providers.runner import Attempt
     from kilocli.routing.classifier import Classifier
     from kilocli.settings import Settings
@@ -288,6 +288,8 @@ class TurnOutcome:
     error: str | None
     exit_code: int = 0
     cache_write_tokens: int = 0  # prompt tokens written to the provider's cache
+    failure: Exception | None = None  # what stopped the call (kilo serve maps it to a status)
+    finish_reason: str | None = None
 
 
 SAVE_PARTIAL_EVERY_S = 0.5
@@ -328,6 +330,9 @@ class Engine:
         allow_fallback: bool = True,
         stream: bool = True,
         on_notice: Note = _silent,
+        raw_messages: Sequence[Mapping[str, Any]] | None = None,
+        params: Mapping[str, Any] | None = None,
+        max_tokens: int | None = None,
     ) -> list[Attempt]:
         """The chosen model first (on each provider that serves it), then the other adequate
         candidates, cheapest first; under a cost cap, each request's max_tokens is clamped so that
@@ -360,10 +365,13 @@ class Engine:
             model="",
             messages=tuple(messages),
             system="\n\n".join(blocks) or None,
-            max_tokens=8192,
+            max_tokens=max_tokens or 8192,
             stream=stream,
             system_blocks=blocks,
-            prompt_cache=True,
+            # a served client's own conversation goes as it came, without our breakpoints
+            prompt_cache=raw_messages is None,
+            raw_messages=None if raw_messages is None else tuple(raw_messages),
+            params=dict(params or {}),
         )
         attempts = plan_attempts(order, self.router.catalogue, providers, request)
         cap = decision.max_cost_usd
@@ -416,6 +424,10 @@ class Engine:
         allow_fallback: bool = True,
         stream: bool = True,
         timeout_s: float | None = None,
+        raw_messages: Sequence[Mapping[str, Any]] | None = None,
+        params: Mapping[str, Any] | None = None,
+        max_tokens: int | None = None,
+        on_event: Callable[[Attempt, Event], None] | None = None,
     ) -> TurnOutcome:
         """Call the provider for a decided turn, streaming text to `on_text`; record everything.
 
@@ -424,9 +436,11 @@ class Engine:
         bounds the whole call, retries and fallbacks included (None: settings.timeout_s).
         ``system`` may come in blocks (the user's prompt, then the files of a chat): each one ends
         a prompt-cache breakpoint where the provider takes them (Anthropic).
+        ``raw_messages``, ``params`` and ``max_tokens`` shape the request (kilo serve passes a
+        client's own conversation and parameters); ``on_event`` sees every event with its attempt.
         """
         from kilocli.errors import KiloError
-        from kilocli.providers.base import Message, TextDelta, UsageReport
+        from kilocli.providers.base import Finished, Message, TextDelta, ToolCallDelta, UsageReport
         from kilocli.providers.errors import StreamInterrupted
         from kilocli.providers.runner import stream_with_fallback
 
@@ -440,6 +454,9 @@ class Engine:
         usage: UsageReport | None = None
         model, provider = decision.model, decision.provider
         status, error, exit_code = "ok", None, 0
+        failure: Exception | None = None
+        finish_reason: str | None = None
+        tool_calls: dict[int, list[str]] = {}  # index -> [name, arguments so far]
         last_save = started
         # the whole call's bound: a timer stops the stream as Ctrl-C would, and says why
         timeout_s = self.settings.timeout_s if timeout_s is None else timeout_s
@@ -456,6 +473,9 @@ class Engine:
                 allow_fallback=allow_fallback,
                 stream=stream,
                 on_notice=on_notice,
+                raw_messages=raw_messages,
+                params=params,
+                max_tokens=max_tokens,
             )
             for attempt, event in stream_with_fallback(
                 attempts,
@@ -467,7 +487,15 @@ class Engine:
                 before_call=self._budget_gate(turn_id, session_id, decision, on_notice),
             ):
                 model, provider = attempt.model_id, attempt.provider.name
-                if isinstance(event, TextDelta):
+                if on_event is not None:
+                    on_event(attempt, event)
+                if isinstance(event, ToolCallDelta):
+                    call = tool_calls.setdefault(event.index, ["", ""])
+                    call[0] = event.name or call[0]
+                    call[1] += event.arguments
+                elif isinstance(event, Finished):
+                    finish_reason = event.finish_reason
+                elif isinstance(event, TextDelta):
                     chunks.append(event.text)
                     on_text(event.text)
                     now = self.clock()
@@ -480,17 +508,21 @@ class Engine:
                 status = "incomplete" if chunks else "error"
                 error = f"no complete answer within {timeout_s:g} s (timeout_s, --timeout)"
                 exit_code = 1
+                failure = TimeoutError(error)
             elif stop.is_set():
                 status, error, exit_code = "interrupted", "stopped by the user", 130
         except StreamInterrupted as exc:
-            status, error, exit_code = "incomplete", exc.message, exc.exit_code
+            status, error, exit_code, failure = "incomplete", exc.message, exc.exit_code, exc
         except KeyboardInterrupt:
             status, error, exit_code = "interrupted", "stopped by the user", 130
         except KiloError as exc:
-            status, error, exit_code = "error", exc.message, exc.exit_code
+            status, error, exit_code, failure = "error", exc.message, exc.exit_code, exc
         finally:
             timer.cancel()
         answer = "".join(chunks)
+        if tool_calls:  # the transcript shows the calls the model asked for
+            calls = "\n".join(f"[tool call] {n}({a})" for n, a in tool_calls.values())
+            answer = f"{answer}\n{calls}" if answer else calls
         duration_ms = int((self.clock() - started) * 1000)
         cost = self._cost(model, usage)
         # what the frontier tier would have charged for this very usage (not for the estimate)
@@ -535,6 +567,8 @@ class Engine:
             duration_ms=duration_ms,
             error=error,
             exit_code=exit_code,
+            failure=failure,
+            finish_reason=finish_reason,
         )
 
     def _budget_gate(

@@ -239,6 +239,7 @@ class Stats:
     compared_turns: int
     compared_cost_usd: float  # what those turns cost
     frontier_cost_usd: float  # what the frontier tier would have cost for them
+    served_turns: int = 0  # of `turns`, those answered through kilo serve (sessions of kind serve)
 
     @property
     def saving_usd(self) -> float:
@@ -862,6 +863,11 @@ class Store:
                 f"FROM turns t {where} GROUP BY task, difficulty",
                 params,
             ).fetchall()
+            served = q(
+                "SELECT count(*) FROM turns t JOIN sessions s ON s.id = t.session_id "
+                f"{where} AND s.kind = 'serve'",
+                params,
+            ).fetchone()[0]
             both = "t.cost_usd IS NOT NULL AND t.frontier_cost_usd IS NOT NULL"
             compared = q(
                 "SELECT count(*) AS turns, coalesce(sum(t.cost_usd), 0.0) AS cost, "
@@ -895,6 +901,7 @@ class Store:
             compared_turns=compared["turns"],
             compared_cost_usd=float(compared["cost"]),
             frontier_cost_usd=float(compared["frontier"]),
+            served_turns=served,
         )
 
 

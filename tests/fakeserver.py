@@ -142,6 +142,8 @@ class Answer:
     chunk_delay: float = 0.0
     multiline: bool = False  # send each event's JSON over two data: lines
     usage: bool = True  # report usage at all
+    # tool calls after the text: (name, arguments JSON); set finish_reason="tool_calls" with them
+    tool_calls: tuple[tuple[str, str], ...] = ()
 
     def chunks(self) -> list[str]:
         words = self.text.split(" ")
@@ -493,6 +495,14 @@ def _openai_events(
                 return
         if i < len(chunks):
             yield _sse(_openai_chunk(model, {"content": chunks[i]}, None), multiline=ml)
+    for n, (name, arguments) in enumerate(answer.tool_calls):
+        head = {"index": n, "id": f"call_{n}", "type": "function"}
+        head["function"] = {"name": name, "arguments": ""}
+        yield _sse(_openai_chunk(model, {"tool_calls": [head]}, None))
+        half = len(arguments) // 2
+        for part in (arguments[:half], arguments[half:]):
+            piece = {"index": n, "function": {"arguments": part}}
+            yield _sse(_openai_chunk(model, {"tool_calls": [piece]}, None))
     yield _sse(_openai_chunk(model, {}, answer.finish_reason), multiline=ml)
     if include_usage and answer.usage:
         final = {**_openai_chunk(model, {}, None), "choices": [], "usage": _openai_usage(answer)}
@@ -500,7 +510,7 @@ def _openai_events(
     yield _sse("[DONE]")
 
 
-_ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens"}
+_ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 
 
 def _anthropic_usage_start(answer: Answer) -> dict[str, Any]:
@@ -552,6 +562,17 @@ def _anthropic_events(answer: Answer, model: str, fault: Fault | None) -> Iterat
             delta = {"type": "content_block_delta", "index": 0, "delta": text}
             yield _sse(delta, "content_block_delta", ml)
     yield _sse({"type": "content_block_stop", "index": 0}, "content_block_stop", ml)
+    for n, (name, arguments) in enumerate(answer.tool_calls, start=1):
+        use = {"type": "tool_use", "id": f"toolu_{n}", "name": name, "input": {}}
+        start = {"type": "content_block_start", "index": n, "content_block": use}
+        yield _sse(start, "content_block_start")
+        half = len(arguments) // 2
+        for part in (arguments[:half], arguments[half:]):
+            piece = {"type": "input_json_delta", "partial_json": part}
+            yield _sse(
+                {"type": "content_block_delta", "index": n, "delta": piece}, "content_block_delta"
+            )
+        yield _sse({"type": "content_block_stop", "index": n}, "content_block_stop")
     stop = _ANTHROPIC_STOP.get(answer.finish_reason, answer.finish_reason)
     final: dict[str, Any] = {
         "type": "message_delta",
@@ -577,6 +598,11 @@ def _openai_json(answer: Answer, model: str) -> dict[str, Any]:
             }
         ],
     }
+    if answer.tool_calls:
+        payload["choices"][0]["message"]["tool_calls"] = [
+            {"id": f"call_{n}", "type": "function", "function": {"name": name, "arguments": args}}
+            for n, (name, args) in enumerate(answer.tool_calls)
+        ]
     if answer.usage:
         payload["usage"] = _openai_usage(answer)
     return payload
@@ -588,7 +614,11 @@ def _anthropic_json(answer: Answer, model: str) -> dict[str, Any]:
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{"type": "text", "text": answer.text}],
+        "content": [{"type": "text", "text": answer.text}]
+        + [
+            {"type": "tool_use", "id": f"toolu_{n}", "name": name, "input": json.loads(args)}
+            for n, (name, args) in enumerate(answer.tool_calls, start=1)
+        ],
         "stop_reason": _ANTHROPIC_STOP.get(answer.finish_reason, answer.finish_reason),
         "stop_sequence": None,
     }

@@ -62,7 +62,10 @@ def _summary(stats: Stats) -> Text:
     since = f"since {local_time(stats.since)}" if stats.since else "all time"
     turns = f"{stats.turns} turn{'s' if stats.turns != 1 else ''}"
     sessions = f"{stats.sessions} session{'s' if stats.sessions != 1 else ''}"
-    line = f"{since}: {turns} in {sessions} · spent {usd(stats.cost_usd)}"
+    line = f"{since}: {turns} in {sessions}"
+    if stats.served_turns:
+        line += f" ({stats.served_turns} served by kilo serve)"
+    line += f" · spent {usd(stats.cost_usd)}"
     if stats.unpriced_turns:
         line += f" (+{stats.unpriced_turns} unpriced)"
     line += f" · {stats.input_tokens:,} tokens in, {stats.output_tokens:,} out"

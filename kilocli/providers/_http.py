@@ -137,6 +137,8 @@ class HttpProvider:
                 verify=shared_ssl_context() if _needs_tls(self.cfg.base_url) else False,
                 timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.connect),
                 follow_redirects=False,
+                # kilo serve shares one client between hundreds of concurrent streams
+                limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
                 headers={"User-Agent": f"kilocli/{__version__}"},
             )
         return self._client

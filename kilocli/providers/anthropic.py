@@ -12,18 +12,32 @@ Anthropic's ``input_tokens`` leaves out cache reads and writes; they are added b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from kilocli.providers import cache_control
 from kilocli.providers._http import HttpProvider, Progress
-from kilocli.providers.base import ChatRequest, Event, Finished, TextDelta, UsageReport
+from kilocli.providers.base import (
+    ChatRequest,
+    Event,
+    Finished,
+    TextDelta,
+    ToolCallDelta,
+    UsageReport,
+)
 from kilocli.providers.errors import MalformedResponse
 from kilocli.providers.sse import SSEvent
+from kilocli.providers.translate import messages_to_anthropic, params_to_anthropic
 
 ANTHROPIC_VERSION = "2023-06-01"
 
-_STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
+_STOP_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+}
 
 
 def _count(value: object) -> int:
@@ -59,15 +73,23 @@ class AnthropicProvider(HttpProvider):
         return headers
 
     def body(self, request: ChatRequest) -> dict[str, Any]:
+        system = request.system
+        if request.raw_messages is not None:
+            system, messages = messages_to_anthropic(request.raw_messages)
+        else:
+            messages = [{"role": m.role, "content": m.content} for m in request.messages]
         body: dict[str, Any] = {
+            **params_to_anthropic(request.params),
             "model": request.model,
             "max_tokens": request.max_tokens,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": messages,
             "stream": request.stream,
         }
-        if request.system:
-            body["system"] = request.system
-        if request.prompt_cache:  # opt-in: without breakpoints Anthropic caches nothing
+        if system:
+            body["system"] = system
+        # opt-in: without breakpoints Anthropic caches nothing (a served client's own conversation
+        # is sent as it came)
+        if request.prompt_cache and request.raw_messages is None:
             body["messages"] = cache_control.messages(request)
             if request.system:
                 body["system"] = cache_control.system_blocks(request)
@@ -80,6 +102,7 @@ class AnthropicProvider(HttpProvider):
         usage: dict[str, Any] = {}
         stop: str | None = None
         done = False
+        tools: dict[object, int] = {}  # content block index -> tool call index
         for event in events:
             if event.event == "ping":
                 continue
@@ -89,10 +112,19 @@ class AnthropicProvider(HttpProvider):
                 delta = _obj(data.get("delta"))
                 if delta.get("type") == "text_delta" and delta.get("text"):
                     yield TextDelta(delta["text"])
+                elif delta.get("type") == "input_json_delta" and data.get("index") in tools:
+                    partial = delta.get("partial_json")
+                    if isinstance(partial, str) and partial:
+                        yield ToolCallDelta(tools[data.get("index")], arguments=partial)
             elif kind == "content_block_start":
                 block = _obj(data.get("content_block"))
                 if block.get("type") == "text" and block.get("text"):
                     yield TextDelta(block["text"])
+                elif block.get("type") == "tool_use":
+                    tools[data.get("index")] = len(tools)
+                    yield ToolCallDelta(
+                        len(tools) - 1, id=str(block.get("id", "")), name=str(block.get("name", ""))
+                    )
             elif kind == "message_start":
                 _merge(usage, _obj(data.get("message")).get("usage"))
             elif kind == "message_delta":
@@ -120,6 +152,14 @@ class AnthropicProvider(HttpProvider):
         )
         if text:
             yield TextDelta(text)
+        calls = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_use"]
+        for index, block in enumerate(calls):
+            yield ToolCallDelta(
+                index,
+                id=str(block.get("id", "")),
+                name=str(block.get("name", "")),
+                arguments=json.dumps(block.get("input") or {}),
+            )
         if isinstance(data.get("usage"), dict):
             yield parse_usage(data["usage"])
         yield Finished(_stop(data.get("stop_reason")))

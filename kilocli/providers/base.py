@@ -1,8 +1,9 @@
 """What every provider speaks: a request in, a stream of events out.
 
 A provider is a small object with one job (``stream``); the wire formats live in ``openai_compat``
-and ``anthropic``. Events, in order: any number of ``TextDelta``, at most one ``UsageReport``, then
-``Finished``. A non-streaming request yields the same events from one JSON response.
+and ``anthropic``. Events, in order: any number of ``TextDelta`` and ``ToolCallDelta``, at most
+one ``UsageReport``, then ``Finished``. A non-streaming request yields the same events from one
+JSON response.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
     "ProviderConfig",
     "TextDelta",
     "Timeouts",
+    "ToolCallDelta",
     "UsageReport",
 ]
 
@@ -42,11 +44,27 @@ class ChatRequest:
     system_blocks: tuple[str, ...] = ()
     # mark prompt-cache breakpoints where caching is opt-in (Anthropic, natively or via OpenRouter)
     prompt_cache: bool = False
+    # a client's own conversation in OpenAI Chat Completions form (system, tool calls and tool
+    # results included), sent instead of ``messages`` (kilo serve); Anthropic translates it
+    raw_messages: tuple[Mapping[str, Any], ...] | None = None
+    # more Chat Completions parameters passed through (tools, tool_choice, stop, top_p, ...)
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a tool call, as OpenAI streams it: ``index`` says which call; ``id`` and
+    ``name`` come once, ``arguments`` (JSON text) arrives in pieces to be concatenated."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +92,7 @@ class Finished:
     finish_reason: str | None
 
 
-Event = TextDelta | UsageReport | Finished
+Event = TextDelta | ToolCallDelta | UsageReport | Finished
 
 
 @runtime_checkable

@@ -15,7 +15,14 @@ from typing import Any
 
 from kilocli.providers import cache_control
 from kilocli.providers._http import HttpProvider, Progress
-from kilocli.providers.base import ChatRequest, Event, Finished, TextDelta, UsageReport
+from kilocli.providers.base import (
+    ChatRequest,
+    Event,
+    Finished,
+    TextDelta,
+    ToolCallDelta,
+    UsageReport,
+)
 from kilocli.providers.errors import MalformedResponse
 from kilocli.providers.sse import SSEvent
 
@@ -65,7 +72,9 @@ class OpenAICompatProvider(HttpProvider):
 
     def body(self, request: ChatRequest) -> dict[str, Any]:
         messages: list[dict[str, Any]]
-        if self._anthropic_cache(request):
+        if request.raw_messages is not None:
+            messages = [dict(m) for m in request.raw_messages]
+        elif self._anthropic_cache(request):
             # OpenRouter passes content parts' cache_control on to Anthropic
             system = cache_control.system_blocks(request)
             messages = [{"role": "system", "content": system}] if system else []
@@ -74,6 +83,7 @@ class OpenAICompatProvider(HttpProvider):
             messages = [{"role": "system", "content": request.system}] if request.system else []
             messages.extend({"role": m.role, "content": m.content} for m in request.messages)
         body: dict[str, Any] = {
+            **request.params,
             "model": request.model,
             "messages": messages,
             self.cfg.max_tokens_field: request.max_tokens,
@@ -113,6 +123,8 @@ class OpenAICompatProvider(HttpProvider):
                 text = _text(delta.get("content")) if isinstance(delta, dict) else ""
                 if text:
                     yield TextDelta(text)
+                if isinstance(delta, dict):
+                    yield from _tool_deltas(delta.get("tool_calls"))
                 finish = choice.get("finish_reason") or finish
         if not done and finish is None:
             raise self.ended_early(progress)
@@ -130,6 +142,26 @@ class OpenAICompatProvider(HttpProvider):
         text = _text(message.get("content")) if isinstance(message, dict) else ""
         if text:
             yield TextDelta(text)
+        if isinstance(message, dict):
+            yield from _tool_deltas(message.get("tool_calls"))
         if data.get("usage"):
             yield parse_usage(data["usage"])
         yield Finished(choices[0].get("finish_reason"))
+
+
+def _tool_deltas(calls: object) -> Iterator[ToolCallDelta]:
+    """Tool-call pieces of a delta (or whole calls of a message), in the order they came."""
+    if not isinstance(calls, list):
+        return
+    for position, call in enumerate(calls):
+        if not isinstance(call, dict):
+            continue
+        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        index = call.get("index", position)
+        arguments = function.get("arguments")
+        yield ToolCallDelta(
+            index=index if isinstance(index, int) else position,
+            id=call.get("id") if isinstance(call.get("id"), str) else None,
+            name=function.get("name") if isinstance(function.get("name"), str) else None,
+            arguments=arguments if isinstance(arguments, str) else "",
+        )

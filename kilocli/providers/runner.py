@@ -76,13 +76,15 @@ class ProviderCache:
         self._transport = transport
         self._timeouts = timeouts
         self._providers: dict[ProviderConfig, Provider] = {}
+        self._lock = threading.Lock()  # kilo serve calls it from many threads
 
     def __call__(self, cfg: ProviderConfig) -> Provider:
-        if cfg not in self._providers:
-            self._providers[cfg] = make_provider(
-                cfg, transport=self._transport, timeouts=self._timeouts
-            )
-        return self._providers[cfg]
+        with self._lock:
+            if cfg not in self._providers:
+                self._providers[cfg] = make_provider(
+                    cfg, transport=self._transport, timeouts=self._timeouts
+                )
+            return self._providers[cfg]
 
     def close(self) -> None:
         for provider in self._providers.values():

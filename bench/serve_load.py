@@ -1,0 +1,219 @@
+"""Load on `kilo serve`: N concurrent streaming clients against a loopback upstream.
+
+Each of N clients sends R streaming Chat Completions requests one after another (distinct
+prompts, so each is routed and recorded on its own); the same load is first sent to the fake
+upstream directly. Prints the time to the first content token (p50/p95) both ways and what kilo
+serve adds, requests per second through kilo serve, and the requests recorded in its store
+against those sent. With --sigterm, a second round sends SIGTERM while N streams run and counts
+the records against the requests that were answered. Target (DESIGN.md): <= 20 ms added p95 to
+the first byte at 50 streams; nothing unrecorded at 200.
+
+Usage: python bench/serve_load.py [--clients 50] [--requests 3] [--words 20] [--chunk-delay 0.02]
+       [--sigterm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+import httpx  # noqa: E402 - after the sys.path line above
+from serving import ServeProcess  # noqa: E402
+
+TOPICS = ("parse()", "the config loader", "utils.py", "the retry loop", "the CLI", "a regex")
+VERBS = ("add a docstring to", "write a unit test for", "explain", "rename a variable in")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))]
+
+
+def start_upstream() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "fakeserver.py"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    port = int(proc.stdout.readline())
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def script_upstream(root: str, words: int, chunk_delay: float) -> None:
+    answer = " ".join(f"word{i}" for i in range(words))
+    body = {"answer": answer, "answer_fields": {"chunk_delay": chunk_delay}}
+    httpx.post(f"{root}/_control/script", json=body, timeout=10).raise_for_status()
+
+
+async def one_stream(client: httpx.AsyncClient, url: str, model: str, prompt: str) -> dict:
+    """Seconds to the first content token and to the end; status; whether [DONE] came."""
+    body = {"model": model, "stream": True, "messages": [{"role": "user", "content": prompt}]}
+    started = time.perf_counter()
+    first = None
+    done = False
+    status = 0
+    try:
+        async with client.stream("POST", f"{url}/chat/completions", json=body) as response:
+            status = response.status_code
+            async for line in response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    done = True
+                    break
+                if first is None:
+                    choices = json.loads(data).get("choices") or [{}]
+                    if (choices[0].get("delta") or {}).get("content"):
+                        first = time.perf_counter() - started
+    except httpx.TransportError:
+        pass
+    return {"first": first, "total": time.perf_counter() - started, "status": status, "done": done}
+
+
+async def run_load(url: str, model: str, clients: int, requests: int, spread: float) -> dict:
+    limits = httpx.Limits(max_connections=clients + 16, max_keepalive_connections=clients + 16)
+    results: list[dict] = []
+    counter = iter(range(10**9))
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        await asyncio.sleep(random.uniform(0, spread))  # clients join over a while, not at once
+        for _ in range(requests):
+            n = next(counter)
+            prompt = f"{random.choice(VERBS)} {random.choice(TOPICS)} (request {n})"
+            results.append(await one_stream(client, url, model, prompt))
+
+    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop(client) for _ in range(clients)))
+        wall = time.perf_counter() - started
+    firsts = [r["first"] for r in results if r["first"] is not None]
+    return {
+        "sent": len(results),
+        "ok": sum(1 for r in results if r["done"]),
+        "answered": sum(1 for r in results if r["status"] == 200),
+        "p50": percentile(firsts, 50) * 1000 if firsts else float("nan"),
+        "p95": percentile(firsts, 95) * 1000 if firsts else float("nan"),
+        "wall": wall,
+    }
+
+
+def recorded(home: Path) -> dict[str, int]:
+    from kilocli.store import Store
+
+    counts: dict[str, int] = {}
+    with Store(home / "data" / "kilocli.db") as store:
+        for summary in store.list_sessions(100_000):
+            for turn in store.session(summary.id).turns:
+                counts[turn.status] = counts.get(turn.status, 0) + 1
+    return counts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=3, help="per client, one after another")
+    parser.add_argument("--words", type=int, default=20, help="chunks in each answer")
+    parser.add_argument("--chunk-delay", type=float, default=0.02, help="seconds between chunks")
+    parser.add_argument("--sigterm", action="store_true", help="also SIGTERM during a load")
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="kilocli-serve-bench-"))
+    env = {"KILOCLI_HOME": str(home)}
+    subprocess.run(
+        [sys.executable, "-m", "kilocli", "setup"],
+        env={**os.environ, **env},
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    upstream, root = start_upstream()
+    try:
+        script_upstream(root, args.words, args.chunk_delay)
+        env.update(OPENAI_API_KEY="sk-bench-0123456789", OPENAI_BASE_URL=f"{root}/v1")
+        server = ServeProcess.start(home, env)
+        spread = args.words * args.chunk_delay  # about one answer's length
+        try:
+            # warm both paths (connections, first-call imports), then measure
+            asyncio.run(run_load(f"{root}/v1", "gpt-5-mini", 4, 1, 0))
+            asyncio.run(run_load(server.url, "kilo-auto", 4, 1, 0))
+            before = sum(recorded(home).values())
+            direct = asyncio.run(
+                run_load(f"{root}/v1", "gpt-5-mini", args.clients, args.requests, spread)
+            )
+            served = asyncio.run(
+                run_load(server.url, "kilo-auto", args.clients, args.requests, spread)
+            )
+        finally:
+            code = server.stop()
+        counts = recorded(home)
+        stored = sum(counts.values()) - before
+        print(
+            f"{args.clients} concurrent streaming clients x {args.requests} requests "
+            f"({args.words} chunks, {args.chunk_delay * 1000:.0f} ms apart), loopback, 2 cores"
+        )
+        print(
+            f"first content token, upstream directly: p50 {direct['p50']:.1f} ms, "
+            f"p95 {direct['p95']:.1f} ms"
+        )
+        print(
+            f"first content token, through kilo serve: p50 {served['p50']:.1f} ms, "
+            f"p95 {served['p95']:.1f} ms"
+        )
+        print(
+            f"added by kilo serve: p50 {served['p50'] - direct['p50']:.1f} ms, "
+            f"p95 {served['p95'] - direct['p95']:.1f} ms"
+        )
+        print(
+            f"throughput through kilo serve: {served['sent'] / served['wall']:.1f} requests/s "
+            f"(directly: {direct['sent'] / direct['wall']:.1f})"
+        )
+        print(
+            f"requests sent {served['sent']}, completed {served['ok']}, recorded {stored} "
+            f"(statuses: {counts}); server exit {code}"
+        )
+        if args.sigterm:
+            sigterm_round(home, env, root, args)
+    finally:
+        upstream.terminate()
+        upstream.wait(10)
+    return 0
+
+
+def sigterm_round(home: Path, env: dict[str, str], root: str, args: argparse.Namespace) -> None:
+    """SIGTERM while every client is mid-stream: answered requests vs records."""
+    before = sum(recorded(home).values())
+    server = ServeProcess.start(home, env)
+
+    async def go() -> dict:
+        task = asyncio.create_task(run_load(server.url, "kilo-auto", args.clients, 1, 0.2))
+        await asyncio.sleep(0.3 + args.words * args.chunk_delay / 2)
+        server.terminate()
+        return await task
+
+    result = asyncio.run(go())
+    code = server.wait(120)
+    stored = sum(recorded(home).values()) - before
+    print(
+        f"SIGTERM during {args.clients} streams: sent {result['sent']}, answered "
+        f"{result['answered']} (the rest were not accepted before the listener closed), "
+        f"completed {result['ok']}, recorded {stored}; server exit {code}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
