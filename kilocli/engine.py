@@ -316,7 +316,7 @@ class Engine:
         from kilocli.providers.runner import ProviderCache  # httpx: not on the route-only path
 
         # keeps connections alive across the turns of a chat
-        self.provider_cache = ProviderCache(transport=transport)
+        self.provider_cache = ProviderCache(transport=transport, timeouts=settings.timeouts())
 
     def attempts_for(
         self,
@@ -454,6 +454,7 @@ class Engine:
                 transport=self.transport,
                 cancel=stop,
                 providers=self.provider_cache,
+                timeouts=self.settings.timeouts(),
             ):
                 model, provider = attempt.model_id, attempt.provider.name
                 if isinstance(event, TextDelta):

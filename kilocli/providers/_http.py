@@ -184,6 +184,7 @@ class HttpProvider:
                 exc,
                 url=_safe_url(url),
                 read_timeout=self.timeouts.read,
+                connect_timeout=self.timeouts.connect,
                 partial_text=progress.text,
                 secrets=self.cfg.secrets,
             )

@@ -83,10 +83,20 @@ class Provider(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    """Seconds. ``read`` is the longest silence allowed between two chunks of a stream."""
+    """Seconds. ``connect``: to open the connection (TLS included). ``first_byte``: from sending
+    the request to the first piece of the answer (a provider that accepts and stays silent, or
+    sends only keep-alive comments). ``idle``: the longest silence between two pieces of a
+    streaming answer once it has started."""
 
     connect: float = 10.0
-    read: float = 60.0
+    first_byte: float = 60.0
+    idle: float = 30.0
+
+    @property
+    def read(self) -> float:
+        """The socket-level bound given to httpx: no single read may wait longer than either
+        limit. The runner enforces each limit itself, with a message naming it."""
+        return max(self.first_byte, self.idle)
 
 
 @dataclass(frozen=True)
