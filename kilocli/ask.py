@@ -17,6 +17,7 @@ from kilocli.engine import Engine, Router, TurnOutcome
 from kilocli.errors import UsageError
 from kilocli.render import summary_line
 from kilocli.routing.cost import count_tokens, format_usd
+from kilocli.signals import Terminated, termination_unwinds
 from kilocli.stdin import check_prompt_size, decode_text
 from kilocli.terminal_text import terminal_safe
 
@@ -168,7 +169,7 @@ def run_ask(
     sink = _AnswerSink(markdown=markdown, buffered=as_json or not stream)
     cancel = threading.Event()
     try:
-        with _ctrl_c_cancels(cancel):
+        with _ctrl_c_cancels(cancel), termination_unwinds():
             outcome = engine.run_turn(
                 session_id,
                 [],
@@ -183,6 +184,10 @@ def run_ask(
                 timeout_s=timeout_s,
                 files=files,
             )
+    except Terminated as exc:  # SIGTERM/SIGHUP: the turn is recorded; report it like Ctrl-C
+        if exc.outcome is None:
+            raise
+        outcome = exc.outcome
     finally:
         if not as_json:
             sink.close()

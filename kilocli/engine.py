@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from kilocli.providers.runner import Attempt
     from kilocli.routing.classifier import Classifier
     from kilocli.settings import Settings
+    from kilocli.signals import Terminated
     from kilocli.store import Store
 
 Note = Callable[[str], None]
@@ -289,7 +290,42 @@ class TurnOutcome:
     exit_code: int = 0
 
 
-SAVE_PARTIAL_EVERY_S = 0.5
+SAVE_PARTIAL_EVERY_S = 0.5  # the partial answer in the store is never older than this
+
+
+class PartialSaver:
+    """Writes the streamed text so far to the store every ``interval`` seconds while it grows,
+    on its own thread, so a stall does not hold back text that already arrived."""
+
+    def __init__(self, store: Store, turn_id: int, chunks: list[str], interval: float) -> None:
+        self._store = store
+        self._turn_id = turn_id
+        self._chunks = chunks  # appended to by the streaming thread; read here by length
+        self._interval = interval
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kilocli-saver", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop and wait, so that no save can land after the turn's final write."""
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        saved = 0
+        while not self._done.wait(self._interval):
+            count = len(self._chunks)
+            if count == saved:
+                continue
+            try:
+                self._store.save_partial(self._turn_id, "".join(self._chunks[:count]))
+                saved = count
+            except Exception:  # a busy or full disk: the final write reports it
+                continue
+
+
 # under a cost cap, a model that could write fewer tokens than this is not worth calling
 MIN_CLAMPED_OUTPUT = 256
 
@@ -419,6 +455,7 @@ class Engine:
         from kilocli.providers.base import Message, TextDelta, UsageReport
         from kilocli.providers.errors import StreamInterrupted
         from kilocli.providers.runner import stream_with_fallback
+        from kilocli.signals import Terminated
 
         decision_json = decision.to_json()
         turn_id = self.store.start_turn(
@@ -430,7 +467,7 @@ class Engine:
         usage: UsageReport | None = None
         model, provider = decision.model, decision.provider
         status, error, exit_code = "ok", None, 0
-        last_save = started
+        terminated: Terminated | None = None
         # the whole call's bound: a timer stops the stream as Ctrl-C would, and says why
         timeout_s = self.settings.timeout_s if timeout_s is None else timeout_s
         stop = cancel if cancel is not None else threading.Event()
@@ -438,6 +475,10 @@ class Engine:
         timer = threading.Timer(timeout_s, lambda: (timed_out.set(), stop.set()))
         timer.daemon = True
         timer.start()
+        # the text so far reaches the store on a clock, not per chunk: a stall right after a
+        # burst of text (then a kill, a crash, a closed terminal) must not lose that burst
+        saver = PartialSaver(self.store, turn_id, chunks, SAVE_PARTIAL_EVERY_S)
+        saver.start()
         try:
             attempts = self.attempts_for(
                 decision,
@@ -460,10 +501,6 @@ class Engine:
                 if isinstance(event, TextDelta):
                     chunks.append(event.text)
                     on_text(event.text)
-                    now = self.clock()
-                    if now - last_save >= SAVE_PARTIAL_EVERY_S:
-                        self.store.save_partial(turn_id, "".join(chunks))
-                        last_save = now
                 elif isinstance(event, UsageReport):
                     usage = event
             if timed_out.is_set():
@@ -476,10 +513,14 @@ class Engine:
             status, error, exit_code = "incomplete", exc.message, exc.exit_code
         except KeyboardInterrupt:
             status, error, exit_code = "interrupted", "stopped by the user", 130
+        except Terminated as exc:  # SIGTERM / SIGHUP: record the turn, then let the process end
+            status, error, exit_code = "interrupted", f"stopped by {exc.name}", exc.exit_code
+            terminated = exc
         except KiloError as exc:
             status, error, exit_code = "error", exc.message, exc.exit_code
         finally:
             timer.cancel()
+            saver.stop()
         answer = "".join(chunks)
         duration_ms = int((self.clock() - started) * 1000)
         cost = self._cost(model, usage)
@@ -508,7 +549,7 @@ class Engine:
             latency_ms=duration_ms,
             error=error,
         )
-        return TurnOutcome(
+        outcome = TurnOutcome(
             turn_id=turn_id,
             answer=answer,
             status=status,
@@ -524,6 +565,10 @@ class Engine:
             error=error,
             exit_code=exit_code,
         )
+        if terminated is not None:
+            terminated.outcome = outcome
+            raise terminated
+        return outcome
 
     def _cost(self, model_id: str, usage: UsageReport | None) -> float | None:
         from kilocli.routing.cost import usage_cost
