@@ -80,16 +80,19 @@ class Router:
         if self._classifier is None:
             with self._lock:
                 if self._classifier is None:
+                    from kilocli.cache_dir import usable_cache
                     from kilocli.routing.classifier import Classifier
                     from kilocli.routing.encoder import load_encoder
 
+                    # routing needs only the cache: an unwritable one must not stop it
+                    paths = usable_cache(self.paths, self.on_note)
                     model_path = self.settings.encoder_model_path
                     encoder = load_encoder(
-                        self.paths,
+                        paths,
                         Path(model_path).expanduser() if model_path else None,
                         on_note=self.on_note,
                     )
-                    self._classifier = Classifier.load(encoder, self.paths.cache_dir)
+                    self._classifier = Classifier.load(encoder, paths.cache_dir)
         return self._classifier
 
     def tier(self, name: str) -> TierPool:
