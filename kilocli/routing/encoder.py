@@ -772,9 +772,9 @@ def _export_for_use(
 @contextlib.contextmanager
 def _export_lock(target: Path, note: Callable[[str], None]) -> Iterator[bool]:
     """Hold the export lock of ``target`` (a file beside it); yields True when another process
-    held it first and we waited (and said so). Ten processes on a fresh cache make one export, not ten
-    (each costs seconds of CPU and 90 MB on disk). Without a usable lock file (a read-only
-    cache) it goes on unlocked; after EXPORT_LOCK_WAIT_S it stops waiting and says so."""
+    held it first and we waited (and said so). Ten processes on a fresh cache make one export,
+    not ten (each costs seconds of CPU and 90 MB on disk). Without a usable lock file (a
+    read-only cache) it goes on unlocked; after EXPORT_LOCK_WAIT_S it stops waiting, saying so."""
     from filelock import FileLock, Timeout
 
     try:
