@@ -7,6 +7,7 @@ each limit fires within its bound, and the message names the setting that bounde
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -62,10 +63,17 @@ def test_first_byte_limit_is_not_fooled_by_keepalive_comments(fake_server):
     # headers at once, then a comment every 0.2 s: the socket is never silent, the answer is
     fake_server.script([silent_after_headers(20.0, keepalive=True)])
     limits = Timeouts(connect=5, first_byte=1.0, idle=0.5)
+    earlier = set(threading.enumerate())  # readers of earlier tests' silent sockets
     failure, text, took = run_until_failure(fake_server.url, limits)
     assert isinstance(failure, ReadTimeout)
     assert "(first_byte_timeout_s)" in failure.message
     assert text == "" and 0.9 <= took < 1.0 + SLACK
+    # the abandoned call is hung up at the next keep-alive, not read on for the server's 20 s:
+    # a closed connection is what tells a provider to stop generating (and billing)
+    deadline = time.monotonic() + 3.0
+    while any(t.name == "kilocli-lab" for t in set(threading.enumerate()) - earlier):
+        assert time.monotonic() < deadline, "the reader thread is still reading"
+        time.sleep(0.05)
 
 
 def test_first_byte_limit_after_bare_headers(fake_server):

@@ -7,6 +7,7 @@ and ``anthropic``. Events, in order: any number of ``TextDelta``, at most one ``
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -78,7 +79,9 @@ class Provider(Protocol):
     name: str
     key_env: str | None
 
-    def stream(self, request: ChatRequest) -> Iterator[Event]: ...
+    def stream(
+        self, request: ChatRequest, stop: threading.Event | None = None
+    ) -> Iterator[Event]: ...
 
 
 @dataclass(frozen=True, slots=True)

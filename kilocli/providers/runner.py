@@ -271,7 +271,7 @@ def _events(
     cancel = cancel if cancel is not None else threading.Event()
 
     def pump() -> None:
-        stream = provider.stream(request)
+        stream = provider.stream(request, stop)
         try:
             for event in stream:
                 if stop.is_set():
