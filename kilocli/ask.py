@@ -19,6 +19,7 @@ from kilocli.errors import UsageError
 from kilocli.render import summary_line
 from kilocli.routing.cost import format_usd
 from kilocli.routing.router import Decision
+from kilocli.signals import Terminated, termination_unwinds
 from kilocli.stdin import check_prompt_size, decode_text
 from kilocli.terminal_text import terminal_safe
 
@@ -215,7 +216,7 @@ def run_ask(
     sink = _AnswerSink(markdown=markdown, buffered=as_json or not stream)
     cancel = threading.Event()
     try:
-        with _ctrl_c_cancels(cancel):
+        with _ctrl_c_cancels(cancel), termination_unwinds():
             outcome = engine.run_turn(
                 session_id,
                 conversation.messages,
@@ -230,6 +231,10 @@ def run_ask(
                 timeout_s=timeout_s,
                 files=files,
             )
+    except Terminated as exc:  # SIGTERM/SIGHUP: the turn is recorded; report it like Ctrl-C
+        if exc.outcome is None:
+            raise
+        outcome = exc.outcome
     finally:
         if not as_json:
             sink.close()

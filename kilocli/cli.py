@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
 import os
@@ -25,6 +26,7 @@ from kilocli.completion import (
     explicit_shell_args,
 )
 from kilocli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, KiloError, UsageError
+from kilocli.signals import Terminated
 
 app = typer.Typer(
     name="kilo",
@@ -547,6 +549,10 @@ def main() -> None:
     except (KeyboardInterrupt, typer.Abort):
         output.error("interrupted")
         sys.exit(EXIT_INTERRUPTED)
+    except Terminated as exc:  # SIGTERM/SIGHUP in chat: its turn is recorded already
+        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+            output.error(str(exc))
+        sys.exit(exc.exit_code)
     except BrokenPipeError:
         # the reader went away (e.g. `| head`): not our failure
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from kilocli.providers.runner import Attempt
     from kilocli.routing.classifier import Classifier
     from kilocli.settings import Settings
+    from kilocli.signals import Terminated
     from kilocli.store import Store
 
 Note = Callable[[str], None]
@@ -79,16 +80,19 @@ class Router:
         if self._classifier is None:
             with self._lock:
                 if self._classifier is None:
+                    from kilocli.cache_dir import usable_cache
                     from kilocli.routing.classifier import Classifier
                     from kilocli.routing.encoder import load_encoder
 
+                    # routing needs only the cache: an unwritable one must not stop it
+                    paths = usable_cache(self.paths, self.on_note)
                     model_path = self.settings.encoder_model_path
                     encoder = load_encoder(
-                        self.paths,
+                        paths,
                         Path(model_path).expanduser() if model_path else None,
                         on_note=self.on_note,
                     )
-                    self._classifier = Classifier.load(encoder, self.paths.cache_dir)
+                    self._classifier = Classifier.load(encoder, paths.cache_dir)
         return self._classifier
 
     def tier(self, name: str) -> TierPool:
@@ -292,7 +296,42 @@ class TurnOutcome:
     finish_reason: str | None = None
 
 
-SAVE_PARTIAL_EVERY_S = 0.5
+SAVE_PARTIAL_EVERY_S = 0.5  # the partial answer in the store is never older than this
+
+
+class PartialSaver:
+    """Writes the streamed text so far to the store every ``interval`` seconds while it grows,
+    on its own thread, so a stall does not hold back text that already arrived."""
+
+    def __init__(self, store: Store, turn_id: int, chunks: list[str], interval: float) -> None:
+        self._store = store
+        self._turn_id = turn_id
+        self._chunks = chunks  # appended to by the streaming thread; read here by length
+        self._interval = interval
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kilocli-saver", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop and wait, so that no save can land after the turn's final write."""
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        saved = 0
+        while not self._done.wait(self._interval):
+            count = len(self._chunks)
+            if count == saved:
+                continue
+            try:
+                self._store.save_partial(self._turn_id, "".join(self._chunks[:count]))
+                saved = count
+            except Exception:  # a busy or full disk: the final write reports it
+                continue
+
+
 # under a cost cap, a model that could write fewer tokens than this is not worth calling
 MIN_CLAMPED_OUTPUT = 256
 
@@ -319,7 +358,7 @@ class Engine:
         from kilocli.providers.runner import ProviderCache  # httpx: not on the route-only path
 
         # keeps connections alive across the turns of a chat
-        self.provider_cache = ProviderCache(transport=transport)
+        self.provider_cache = ProviderCache(transport=transport, timeouts=settings.timeouts())
 
     def attempts_for(
         self,
@@ -443,6 +482,7 @@ class Engine:
         from kilocli.providers.base import Finished, Message, TextDelta, ToolCallDelta, UsageReport
         from kilocli.providers.errors import StreamInterrupted
         from kilocli.providers.runner import stream_with_fallback
+        from kilocli.signals import Terminated
 
         decision_json = decision.to_json()
         turn_id = self.store.start_turn(
@@ -457,7 +497,7 @@ class Engine:
         failure: Exception | None = None
         finish_reason: str | None = None
         tool_calls: dict[int, list[str]] = {}  # index -> [name, arguments so far]
-        last_save = started
+        terminated: Terminated | None = None
         # the whole call's bound: a timer stops the stream as Ctrl-C would, and says why
         timeout_s = self.settings.timeout_s if timeout_s is None else timeout_s
         stop = cancel if cancel is not None else threading.Event()
@@ -465,6 +505,10 @@ class Engine:
         timer = threading.Timer(timeout_s, lambda: (timed_out.set(), stop.set()))
         timer.daemon = True
         timer.start()
+        # the text so far reaches the store on a clock, not per chunk: a stall right after a
+        # burst of text (then a kill, a crash, a closed terminal) must not lose that burst
+        saver = PartialSaver(self.store, turn_id, chunks, SAVE_PARTIAL_EVERY_S)
+        saver.start()
         try:
             attempts = self.attempts_for(
                 decision,
@@ -485,6 +529,7 @@ class Engine:
                 cancel=stop,
                 providers=self.provider_cache,
                 before_call=self._budget_gate(turn_id, session_id, decision, on_notice),
+                timeouts=self.settings.timeouts(),
             ):
                 model, provider = attempt.model_id, attempt.provider.name
                 if on_event is not None:
@@ -498,10 +543,6 @@ class Engine:
                 elif isinstance(event, TextDelta):
                     chunks.append(event.text)
                     on_text(event.text)
-                    now = self.clock()
-                    if now - last_save >= SAVE_PARTIAL_EVERY_S:
-                        self.store.save_partial(turn_id, "".join(chunks))
-                        last_save = now
                 elif isinstance(event, UsageReport):
                     usage = event
             if timed_out.is_set():
@@ -515,10 +556,14 @@ class Engine:
             status, error, exit_code, failure = "incomplete", exc.message, exc.exit_code, exc
         except KeyboardInterrupt:
             status, error, exit_code = "interrupted", "stopped by the user", 130
+        except Terminated as exc:  # SIGTERM / SIGHUP: record the turn, then let the process end
+            status, error, exit_code = "interrupted", f"stopped by {exc.name}", exc.exit_code
+            terminated = exc
         except KiloError as exc:
             status, error, exit_code, failure = "error", exc.message, exc.exit_code, exc
         finally:
             timer.cancel()
+            saver.stop()
         answer = "".join(chunks)
         if tool_calls:  # the transcript shows the calls the model asked for
             calls = "\n".join(f"[tool call] {n}({a})" for n, a in tool_calls.values())
@@ -551,7 +596,7 @@ class Engine:
             latency_ms=duration_ms,
             error=error,
         )
-        return TurnOutcome(
+        outcome = TurnOutcome(
             turn_id=turn_id,
             answer=answer,
             status=status,
@@ -570,6 +615,10 @@ class Engine:
             failure=failure,
             finish_reason=finish_reason,
         )
+        if terminated is not None:
+            terminated.outcome = outcome
+            raise terminated
+        return outcome
 
     def _budget_gate(
         self, turn_id: int, session_id: str, decision: Decision, on_notice: Note

@@ -10,15 +10,22 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kilocli.config import Paths, read_toml, write_toml
 from kilocli.errors import ConfigError
 from kilocli.routing.pools import QUALITY_SHIFTS, TIER_NAMES
 
+if TYPE_CHECKING:
+    from kilocli.providers.base import Timeouts
+
 DEFAULT_TIER = "auto-efficient"
 DEFAULT_QUALITY = "standard"
 DEFAULT_TIMEOUT_S = 120.0
+# the separate waits inside one call (kilocli.providers.base.Timeouts says what each bounds)
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_FIRST_BYTE_TIMEOUT_S = 60.0
+DEFAULT_IDLE_TIMEOUT_S = 30.0
 
 # provider -> env var of its key (None: needs no key); custom providers declare key_env in config.
 BUILTIN_PROVIDERS: dict[str, str | None] = {
@@ -67,6 +74,9 @@ class Settings:
     budget_daily_usd: float | None = None  # local calendar day
     budget_monthly_usd: float | None = None  # local calendar month
     timeout_s: float = DEFAULT_TIMEOUT_S  # bound on one call: retries and fallbacks included
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S  # to open a connection
+    first_byte_timeout_s: float = DEFAULT_FIRST_BYTE_TIMEOUT_S  # request sent -> first text
+    idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S  # silence between two pieces of an answer
     system_prompt: str | None = None
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     provider_order: list[str] = field(default_factory=list)  # preference when several serve a model
@@ -79,6 +89,15 @@ class Settings:
         if configured is not None and configured.key_env:
             return configured.key_env
         return BUILTIN_PROVIDERS.get(provider)
+
+    def timeouts(self) -> Timeouts:
+        from kilocli.providers.base import Timeouts
+
+        return Timeouts(
+            connect=self.connect_timeout_s,
+            first_byte=self.first_byte_timeout_s,
+            idle=self.idle_timeout_s,
+        )
 
     def provider_names(self) -> list[str]:
         """Built-ins first, then custom providers in file order."""
@@ -168,6 +187,9 @@ _TOP: dict[str, _Field] = {
     "budget_daily_usd": _Field("opt_float", _check_cost),
     "budget_monthly_usd": _Field("opt_float", _check_cost),
     "timeout_s": _Field("opt_float", _check_timeout),
+    "connect_timeout_s": _Field("opt_float", _check_timeout),
+    "first_byte_timeout_s": _Field("opt_float", _check_timeout),
+    "idle_timeout_s": _Field("opt_float", _check_timeout),
     "system_prompt": _Field("opt_str"),
     "provider_order": _Field("str_list"),  # names checked against the providers in _validate
     "encoder_model_path": _Field("opt_str"),
@@ -417,6 +439,9 @@ def effective_dict(settings: Settings) -> dict[str, Any]:
         "tier": settings.tier,
         "quality": settings.quality,
         "timeout_s": settings.timeout_s,
+        "connect_timeout_s": settings.connect_timeout_s,
+        "first_byte_timeout_s": settings.first_byte_timeout_s,
+        "idle_timeout_s": settings.idle_timeout_s,
         "exclude": list(settings.exclude),
         "provider_order": list(settings.provider_order),
     }

@@ -9,7 +9,10 @@ Faults: ``status(code)`` (any HTTP error with a body in the right wire format; `
 ``unauthorized``, ``bad_request`` are shortcuts), ``read_timeout(delay)`` (silence before the first
 byte), ``reset()`` (TCP reset before the first byte), ``cut(after_chunks)`` (the stream stops after
 N text chunks), ``malformed(after_chunks)`` (an invalid JSON event), ``stream_error(after_chunks)``
-(an error event inside a 200 stream), ``stall(after_chunks, delay)`` (silence mid-stream).
+(an error event inside a 200 stream), ``stall(after_chunks, delay)`` (silence mid-stream),
+``silent_after_headers(delay, keepalive=False)`` (200 and SSE headers at once, then nothing but,
+with ``keepalive``, a comment line every 0.2 s, as OpenRouter sends while an upstream is stuck).
+``BlackHole`` is a listener whose accept queue is full: a connect to it times out.
 
 Use in tests through the ``fake_server`` fixture (tests/conftest.py), or as a subprocess for
 end-to-end CLI tests:
@@ -20,12 +23,13 @@ prints the port on the first line of stdout, then serves until killed. A running
 scripted over HTTP: ``POST /_control/script`` with ``{"faults": ["503", "cut:2"], "answer": "...",
 "model": null}``, ``GET /_control/requests``, ``POST /_control/reset``. Fault strings: ``429``,
 ``429:2`` (Retry-After 2), any status code, ``timeout[:seconds]``, ``reset``, ``cut[:n]``,
-``malformed[:n]``, ``error[:n]``, ``stall:n:seconds``.
+``malformed[:n]``, ``error[:n]``, ``stall:n:seconds``, ``headers:seconds``, ``keepalive:seconds``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import struct
@@ -43,13 +47,14 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # status | timeout | reset | cut | malformed | stream_error | stall
+    kind: str  # status | timeout | reset | cut | malformed | stream_error | stall | headers
     status: int | None = None
     retry_after: str | None = None
     message: str | None = None
     code: str | None = None  # e.g. "insufficient_quota"
     after_chunks: int = 0
     delay: float = 0.0
+    keepalive: bool = False
 
 
 def status(
@@ -104,6 +109,10 @@ def stall(after_chunks: int = 1, delay: float = 5.0) -> Fault:
     return Fault("stall", after_chunks=after_chunks, delay=delay)
 
 
+def silent_after_headers(delay: float = 5.0, *, keepalive: bool = False) -> Fault:
+    return Fault("headers", delay=delay, keepalive=keepalive)
+
+
 def parse_fault(spec: str) -> Fault:
     """``429``, ``429:2``, ``503``, ``timeout:3``, ``reset``, ``cut:2``, ``malformed``, ``error:1``,
     ``stall:1:3`` (see the module docstring)."""
@@ -123,6 +132,8 @@ def parse_fault(spec: str) -> Fault:
         return stream_error(n or 0)
     if name == "stall":
         return stall(1 if n is None else n, float(args[1]) if len(args) > 1 else 5.0)
+    if name in ("headers", "keepalive"):
+        return silent_after_headers(float(args[0]) if args else 5.0, keepalive=name == "keepalive")
     raise ValueError(f"unknown fault {spec!r}")
 
 
@@ -352,6 +363,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        if fault is not None and fault.kind == "headers":
+            self.wfile.flush()
+            if self._silence(fault.delay, fault.keepalive):
+                return
         for item in events:
             if item is _CUT:
                 self.wfile.flush()
@@ -366,6 +381,17 @@ class _Handler(BaseHTTPRequestHandler):
             if answer.chunk_delay:
                 time.sleep(answer.chunk_delay)
         self._chunk(b"")
+
+    def _silence(self, delay: float, keepalive: bool) -> bool:
+        """No answer for ``delay`` seconds (comment lines only, with ``keepalive``); True when
+        the server is stopping."""
+        end = time.monotonic() + delay
+        while (left := end - time.monotonic()) > 0:
+            if self.fake.stopping.wait(min(left, 0.2) if keepalive else left):
+                return True
+            if keepalive:
+                self._chunk(b": keep-alive\n\n")
+        return False
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
@@ -403,6 +429,39 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 _CUT = object()
+
+
+class BlackHole:
+    """A listener that never accepts, its queue filled: the kernel drops further SYNs, so a
+    client connecting to it waits for its connect timeout (loopback's unreachable host)."""
+
+    def __init__(self) -> None:
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(0)
+        self.port = self._listener.getsockname()[1]
+        self._fillers: list[socket.socket] = []
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", self.port))
+            self._fillers.append(filler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def close(self) -> None:
+        for sock in [*self._fillers, self._listener]:
+            sock.close()
+
+    def __enter__(self) -> BlackHole:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 _DEFAULT_MESSAGES = {
     400: "Invalid request",

@@ -308,6 +308,26 @@ def test_ctrl_c_mid_stream_keeps_the_partial_answer(chat, fake_server, home, sig
     assert term.exit() == 0
 
 
+def test_sigterm_mid_stream_keeps_the_partial_answer_and_exits_143(chat, fake_server, home):
+    fake_server.script(faults=["stall:2:60"], answer="uno dos tres cuatro")
+    term = chat()
+    term.command("explain the event loop in detail")
+    term.expect_log("uno")
+
+    def stalled(_: Term) -> bool:  # both words are in the store: the server has gone silent
+        turns = _store(home).session("last").turns
+        return bool(turns) and turns[-1].answer == "uno dos"
+
+    term.wait(stalled, 30, "the partial answer in the store")
+    term.child.kill(signal.SIGTERM)
+    term.child.expect(pexpect.EOF, timeout=30)
+    term.child.close()
+    assert term.child.exitstatus == 128 + signal.SIGTERM
+    turn = _store(home).session("last").turns[-1]
+    assert turn.status == "interrupted"
+    assert turn.answer == "uno dos"
+
+
 def test_resume_shows_history_and_continues_with_it(chat, fake_server, home):
     term = chat()
     term.command("what is a closure")

@@ -148,6 +148,9 @@ def test_config_path_set_show_unset(cli: Invoke, paths: Paths) -> None:
         'tier = "auto-efficient"\n'
         'quality = "standard"\n'
         "timeout_s = 120.0\n"
+        "connect_timeout_s = 10.0\n"
+        "first_byte_timeout_s = 60.0\n"
+        "idle_timeout_s = 30.0\n"
         "exclude = []\n"
         "provider_order = []\n"
         "\n"
@@ -173,6 +176,9 @@ def test_config_path_set_show_unset(cli: Invoke, paths: Paths) -> None:
         'tier = "auto-efficient"\n'
         'quality = "standard"\n'
         "timeout_s = 120.0\n"
+        "connect_timeout_s = 10.0\n"
+        "first_byte_timeout_s = 60.0\n"
+        "idle_timeout_s = 30.0\n"
         "exclude = [\n"
         '    "gpt-5",\n'
         '    "claude-opus-4.5",\n'

@@ -48,7 +48,7 @@ from kilocli.providers.sse import SSEvent, iter_sse, sse_lines
 from kilocli.routing.pools import ModelSpec, Price
 
 KEY = "sk-test-SECRET-0123456789abcdef"
-FAST = Timeouts(connect=1.0, read=0.4)
+FAST = Timeouts(connect=1.0, first_byte=0.4, idle=0.4)
 WIRES = ["openai", "anthropic"]
 
 
@@ -333,9 +333,12 @@ def test_quota_errors_fall_back_without_retry(fake_server):
 @pytest.mark.parametrize("kind", WIRES)
 def test_read_timeout_before_first_byte(fake_server, kind):
     fake_server.script([read_timeout(2.0)])
-    exc = failure_of(provider(fake_server, kind, timeouts=Timeouts(connect=1, read=0.3)))
+    exc = failure_of(
+        provider(fake_server, kind, timeouts=Timeouts(connect=1, first_byte=0.3, idle=0.3))
+    )
     assert isinstance(exc, ReadTimeout)
-    assert exc.retryable
+    # the request reached the provider: the next candidate may be tried, this one not again
+    assert exc.fallback and exc.maybe_billed and not exc.retryable
     assert "0.3 s" in str(exc)
     assert_no_key(exc)
 
@@ -375,7 +378,9 @@ def test_cut_before_first_token_is_a_reset(fake_server, kind):
 @pytest.mark.parametrize("kind", WIRES)
 def test_silence_mid_stream_is_a_cut(fake_server, kind):
     fake_server.script([stall(after_chunks=1, delay=3.0)], answer="first second")
-    exc = failure_of(provider(fake_server, kind, timeouts=Timeouts(connect=1, read=0.3)))
+    exc = failure_of(
+        provider(fake_server, kind, timeouts=Timeouts(connect=1, first_byte=0.3, idle=0.3))
+    )
     assert isinstance(exc, StreamInterrupted)
     assert exc.partial_text == "first"
     assert "no data for 0.3 s" in str(exc)

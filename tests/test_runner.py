@@ -44,7 +44,7 @@ from kilocli.providers.runner import (
 from kilocli.routing.pools import ModelSpec, Price
 
 KEY = "sk-runner-SECRET-abcdef0123456789"
-FAST = Timeouts(connect=1.0, read=0.4)
+FAST = Timeouts(connect=1.0, first_byte=0.4, idle=0.4)
 
 
 @pytest.fixture
@@ -73,6 +73,7 @@ class Recorder:
 
 def run(attempts, rec: Recorder, **options):
     options.setdefault("timeouts", FAST)
+    options.setdefault("jitter", lambda ceiling: ceiling)  # the ceiling itself: exact pauses
     return list(stream_with_fallback(attempts, on_notice=rec.notice, sleep=rec.sleep, **options))
 
 
@@ -137,16 +138,51 @@ def test_retry_after_beyond_the_cap_falls_back_at_once(fake_server, second_serve
     assert rec.notices[0] == "primary: 429 rate limited; asked to wait 3600 s, more than 20 s"
 
 
-def test_reset_and_timeout_before_first_token_are_retried(fake_server):
+def test_a_reset_is_retried_and_says_the_request_may_be_billed(fake_server):
+    rec = Recorder()
+    fake_server.script([reset()], answer="second time")
+    pairs = run([attempt(fake_server, "a")], rec)
+    assert text_of(pairs) == "second time"
+    assert len(fake_server.requests) == 2
+    assert rec.notices == [
+        "primary: connection reset; retrying in 0.5 s "
+        "(the provider may bill the request that failed too)"
+    ]
+
+
+def test_a_silent_provider_is_not_asked_again_but_the_fallback_is(fake_server, second_server):
+    # the request was sent and the provider may be working on it (and billing it): no retry
     from fakeserver import read_timeout
 
     rec = Recorder()
-    fake_server.script([reset(), read_timeout(2.0)], answer="third time")
-    pairs = run([attempt(fake_server, "a")], rec, timeouts=Timeouts(connect=1, read=0.3))
-    assert text_of(pairs) == "third time"
-    assert len(fake_server.requests) == 3
-    assert rec.notices[0].startswith("primary: connection reset; retrying in")
-    assert rec.notices[1].startswith("primary: timed out; retrying in")
+    fake_server.script([read_timeout(3.0)], answer="late")
+    second_server.script(answer="from the fallback")
+    attempts = [attempt(fake_server, "a"), attempt(second_server, "b", name="backup")]
+    limits = Timeouts(connect=1, first_byte=0.5, idle=5)
+    started = time.monotonic()
+    pairs = run(attempts, rec, timeouts=limits)
+    assert text_of(pairs) == "from the fallback"
+    assert time.monotonic() - started < 2.0
+    assert len(fake_server.requests) == 1 and rec.sleeps == []
+    assert rec.notices == [
+        "falling back to cat-b via backup: primary timed out "
+        "(not retried: the provider may bill the request that failed)"
+    ]
+
+
+def test_full_jitter_stays_under_the_exponential_ceiling(fake_server):
+    from kilocli.providers.errors import ServerError
+    from kilocli.providers.runner import backoff_delay
+
+    failure = ServerError("boom")
+    delays = [backoff_delay(failure, 2, base=0.5, cap=8.0, retry_after_cap=20) for _ in range(200)]
+    assert all(0.0 <= d <= 2.0 for d in delays)
+    assert len({round(d, 6) for d in delays}) > 150  # spread out, not one fixed pause
+    assert min(delays) < 0.5 < 1.5 < max(delays)
+    # a provider's Retry-After is honoured as given, never jittered
+    limited = ServerError("slow down", retry_after=3.0)
+    assert backoff_delay(limited, 0, base=0.5, cap=8.0, retry_after_cap=20) == 3.0
+    assert backoff_delay(limited, 0, base=0.5, cap=8.0, retry_after_cap=2) is None
 
 
 @pytest.mark.parametrize(
@@ -236,7 +272,7 @@ def test_cancel_during_a_silent_stream_returns_promptly(fake_server):
         [attempt(fake_server, "a")],
         on_notice=lambda s: None,
         cancel=cancel,
-        timeouts=Timeouts(connect=1, read=30),
+        timeouts=Timeouts(connect=1, first_byte=30, idle=30),
     ):
         if isinstance(event, TextDelta):
             seen.append(event.text)

@@ -36,6 +36,7 @@ from kilocli.chat.toolbar import PreviewWorker
 from kilocli.errors import KiloError, UsageError
 from kilocli.routing.cost import format_usd
 from kilocli.routing.router import Decision
+from kilocli.signals import termination_unwinds
 
 if TYPE_CHECKING:
     from kilocli.config import Paths
@@ -159,36 +160,38 @@ class ChatUI:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
-            while not self.s.should_exit:
-                self.s.flush_notes()
-                try:
-                    text = self.prompt.prompt(default=default)
-                except KeyboardInterrupt:
+            # SIGTERM / SIGHUP (a closed terminal) unwind: the turn in flight is recorded
+            with termination_unwinds():
+                while not self.s.should_exit:
+                    self.s.flush_notes()
+                    try:
+                        text = self.prompt.prompt(default=default)
+                    except KeyboardInterrupt:
+                        default = ""
+                        continue
+                    except EOFError:
+                        break
                     default = ""
-                    continue
-                except EOFError:
-                    break
-                default = ""
-                line = text.strip()
-                if not line:
-                    continue
-                try:
-                    if is_slash(line):
-                        self.registry.dispatch(self.s, line)
-                    else:
-                        self.s.send(text)
-                except KiloError as exc:
-                    self.s.err.print(Text(f"error: {exc.message}", style="red"))
-                except Exception as exc:  # one broken command must not end the session
-                    if os.environ.get("KILOCLI_DEBUG"):
-                        raise
-                    self.s.err.print(
-                        Text(f"internal error: {type(exc).__name__}: {exc}", style="bold red")
-                    )
-                except KeyboardInterrupt:
-                    # before the call started (routing still loading): give the text back
-                    default = "" if is_slash(line) else text
-                    self.s.note("cancelled")
+                    line = text.strip()
+                    if not line:
+                        continue
+                    try:
+                        if is_slash(line):
+                            self.registry.dispatch(self.s, line)
+                        else:
+                            self.s.send(text)
+                    except KiloError as exc:
+                        self.s.err.print(Text(f"error: {exc.message}", style="red"))
+                    except Exception as exc:  # one broken command must not end the session
+                        if os.environ.get("KILOCLI_DEBUG"):
+                            raise
+                        self.s.err.print(
+                            Text(f"internal error: {type(exc).__name__}: {exc}", style="bold red")
+                        )
+                    except KeyboardInterrupt:
+                        # before the call started (routing still loading): give the text back
+                        default = "" if is_slash(line) else text
+                        self.s.note("cancelled")
         finally:
             self.worker.close()
         self._goodbye()

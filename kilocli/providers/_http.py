@@ -148,7 +148,10 @@ class HttpProvider:
             self._client.close()
             self._client = None
 
-    def stream(self, request: ChatRequest) -> Iterator[Event]:
+    def stream(self, request: ChatRequest, stop: threading.Event | None = None) -> Iterator[Event]:
+        """The answer's events. Setting ``stop`` (the runner gave up on this call: a limit ran
+        out, or the user cancelled) ends the stream at the next bytes that arrive, keep-alives
+        included, and closes the connection, which tells the provider to stop generating."""
         progress = Progress()
         url = self.url()
         failure: ProviderFailure | None = None
@@ -166,7 +169,7 @@ class HttpProvider:
                         secrets=self.cfg.secrets,
                     )
                 elif request.stream and _is_event_stream(response):
-                    lines = iter_sse(sse_lines(response.iter_text()))
+                    lines = iter_sse(sse_lines(_until(stop, response.iter_text())))
                     for event in self.parse_stream(lines, progress):
                         if isinstance(event, TextDelta):
                             progress.add(event.text)
@@ -186,6 +189,7 @@ class HttpProvider:
                 exc,
                 url=_safe_url(url),
                 read_timeout=self.timeouts.read,
+                connect_timeout=self.timeouts.connect,
                 partial_text=progress.text,
                 secrets=self.cfg.secrets,
             )
@@ -265,6 +269,14 @@ def _as_cut(exc: ProviderFailure, partial_text: str) -> ProviderFailure:
         status=exc.status,
         partial_text=partial_text,
     )
+
+
+def _until(stop: threading.Event | None, chunks: Iterator[str]) -> Iterator[str]:
+    """``chunks`` until ``stop`` is set (checked as each arrives)."""
+    for chunk in chunks:
+        if stop is not None and stop.is_set():
+            return
+        yield chunk
 
 
 def _is_event_stream(response: httpx.Response) -> bool:

@@ -8,6 +8,7 @@ JSON response.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -100,15 +101,27 @@ class Provider(Protocol):
     name: str
     key_env: str | None
 
-    def stream(self, request: ChatRequest) -> Iterator[Event]: ...
+    def stream(
+        self, request: ChatRequest, stop: threading.Event | None = None
+    ) -> Iterator[Event]: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    """Seconds. ``read`` is the longest silence allowed between two chunks of a stream."""
+    """Seconds. ``connect``: to open the connection (TLS included). ``first_byte``: from sending
+    the request to the first piece of the answer (a provider that accepts and stays silent, or
+    sends only keep-alive comments). ``idle``: the longest silence between two pieces of a
+    streaming answer once it has started."""
 
     connect: float = 10.0
-    read: float = 60.0
+    first_byte: float = 60.0
+    idle: float = 30.0
+
+    @property
+    def read(self) -> float:
+        """The socket-level bound given to httpx: no single read may wait longer than either
+        limit. The runner enforces each limit itself, with a message naming it."""
+        return max(self.first_byte, self.idle)
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,13 @@
     └── ProviderFailure                   .provider .status .retryable .fallback .summary
         ├── RateLimited        429                       retry (Retry-After wins), fall back
         ├── ServerError        5xx, 529, stream error    retry, then fall back
-        ├── ConnectFailed      refused, DNS, timeout     retry, then fall back
-        ├── ReadTimeout        nothing within the read   retry, then fall back
-        │                      timeout, 408
-        ├── ConnectionReset    closed before the first   retry, then fall back
-        │                      token
+        ├── ConnectFailed      refused, DNS, connect     retry, then fall back
+        │                      timeout
+        ├── RequestTimeout     408 from the provider     retry, then fall back
+        ├── ReadTimeout        request sent, no answer   fall back, no retry (maybe billed)
+        │                      within first_byte
+        ├── ConnectionReset    closed after the request  retry, saying it may be billed;
+        │                      was sent, before a token  then fall back
         ├── QuotaExceeded      402, insufficient_quota   fall back (another may have credit)
         ├── MalformedResponse  bad JSON or SSE           fall back
         ├── AuthError          401, 403                  stop; names the key variable, not the key
@@ -17,7 +19,9 @@
         └── StreamInterrupted  cut after some tokens     stop (the user saw tokens); .partial_text
 
 ``retryable``: the same attempt may be tried again after a pause. ``fallback``: the next candidate
-may be tried. Every message is one line for the user; text that came from the provider is scrubbed
+may be tried. ``maybe_billed``: the request reached the provider, which may have started work
+(and billing) on it before the failure; the runner never repeats such a request without saying so.
+Every message is one line for the user; text that came from the provider is scrubbed
 of the key before it is kept, and no exception here holds the request (whose headers carry the key).
 """
 
@@ -43,6 +47,7 @@ __all__ = [
     "QuotaExceeded",
     "RateLimited",
     "ReadTimeout",
+    "RequestTimeout",
     "ServerError",
     "StreamInterrupted",
     "from_exception",
@@ -60,6 +65,7 @@ class ProviderFailure(ProviderError):
 
     retryable: bool = False
     fallback: bool = False
+    maybe_billed: bool = False
     label: str = "failed"  # short phrase for notices: "429 rate limited"
 
     def __init__(
@@ -115,15 +121,24 @@ class ConnectFailed(ProviderFailure):
     label = "cannot connect"
 
 
-class ReadTimeout(ProviderFailure):
+class RequestTimeout(ProviderFailure):
     retryable = True
     fallback = True
+    label = "timed out at the provider"
+
+
+class ReadTimeout(ProviderFailure):
+    # the provider has the request and may be generating (and billing) it: asking again would
+    # pay twice for a model that is stuck, so the runner moves on to the next candidate instead
+    fallback = True
+    maybe_billed = True
     label = "timed out"
 
 
 class ConnectionReset(ProviderFailure):
     retryable = True
     fallback = True
+    maybe_billed = True
     label = "connection reset"
 
 
@@ -166,7 +181,7 @@ STATUS_TABLE: dict[int, StatusRule] = {
     402: StatusRule(QuotaExceeded, "out of credit (402)"),
     403: StatusRule(AuthError, "permission denied (403)"),
     404: StatusRule(BadRequest, "not found (404)"),
-    408: StatusRule(ReadTimeout, "request timed out at the provider (408)"),
+    408: StatusRule(RequestTimeout, "request timed out at the provider (408)"),
     413: StatusRule(BadRequest, "request too large (413)"),
     422: StatusRule(BadRequest, "request rejected (422)"),
     429: StatusRule(RateLimited, "rate limited (429)"),
@@ -334,6 +349,7 @@ def from_exception(
     read_timeout: float | None,
     partial_text: str,
     secrets: Iterable[str | None] = (),
+    connect_timeout: float | None = None,
 ) -> ProviderFailure:
     """A transport exception (httpx) as our failure; after the first token, StreamInterrupted."""
     import httpx  # lazy: classification tables must load without the HTTP stack
@@ -353,7 +369,10 @@ def from_exception(
             partial_text=partial_text,
         )
     if isinstance(exc, httpx.ConnectTimeout):
-        return ConnectFailed(f"{provider}: timed out connecting to {url}", provider=provider)
+        within = f" within {connect_timeout:g} s (connect_timeout_s)" if connect_timeout else ""
+        return ConnectFailed(
+            f"{provider}: timed out connecting to {url}{within}", provider=provider
+        )
     if isinstance(exc, (httpx.ConnectError, httpx.ProxyError, httpx.UnsupportedProtocol)):
         return ConnectFailed(f"{provider}: cannot connect to {url} ({reason})", provider=provider)
     if isinstance(exc, httpx.TimeoutException):

