@@ -111,7 +111,13 @@ class Router:
         from kilocli.personal_io import cache_file, personal_vectors, read_personal
         from kilocli.routing.classifier import embed_texts, embedding_key
 
-        examples = read_personal(self.paths)
+        try:
+            examples = read_personal(self.paths)
+        except Exception as exc:  # a damaged or read-only store must not stop a dry run
+            if not _store_failure(exc):
+                raise
+            self.on_note(f"routing without your corrections: {exc}")
+            return base
         if not examples:
             return base
         vectors = personal_vectors(
@@ -327,6 +333,13 @@ class Router:
             self.decide_classified(c, tier=tier, input_tokens=count_tokens(p), **kwargs)
             for p, c in zip(prompts, classifications, strict=True)
         ]
+
+
+def _store_failure(exc: Exception) -> bool:
+    """The database could not be read (sqlite3 is imported only where the store is used)."""
+    from kilocli.errors import KiloError
+
+    return isinstance(exc, (KiloError, OSError)) or type(exc).__module__ == "sqlite3"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -298,3 +298,36 @@ def test_ask_up_escalates_and_records_the_correction(kilo, fake_server):
     assert c.turn_id is not None
     clash = kilo(["ask", "--up", "--model", "gpt-5-nano", "hi"], env=env)
     assert clash.returncode == 2 and "--up" in clash.stderr.decode()
+
+
+def test_a_database_from_before_corrections_is_migrated_in_place(tmp_path):
+    import sqlite3
+
+    from kilocli.store import MIGRATIONS
+
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db)
+    for statement in MIGRATIONS[0][2]:  # the schema as the previous release left it
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO sessions VALUES ('s1', 'chat', 'free', 't', '2026-11-01T00:00:00+00:00', "
+        "'2026-11-01T00:00:00+00:00')"
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with Store(db) as store:
+        assert store.session("s1").id == "s1"  # old data kept
+        cid = store.add_correction("migrate the users table", "edit", "easy", "teach")
+        assert [c.id for c in store.corrections()] == [cid]
+
+
+def test_a_damaged_database_routes_without_corrections_and_says_so(kilo):
+    database = get_paths().database
+    database.parent.mkdir(parents=True, exist_ok=True)
+    database.write_bytes(b"this is not a database" * 100)
+    proc = kilo(["route", "rename tmp to total in utils.py"])
+    assert proc.returncode == 0, proc.stderr.decode()
+    err = proc.stderr.decode()
+    assert "routing without your corrections:" in err and "Traceback" not in err
+    assert proc.stdout.decode().startswith("edit/")
