@@ -352,7 +352,7 @@ def _format(report: dict[str, Any]) -> str:
         f"  routed as taught: {t['as_taught_without']} without, {t['as_taught_with']} with "
         f"(task as taught with: {t['task_as_taught_with']})"
     )
-    lines.append("no harm: 100 unrelated personal examples (points lost; negative = gained)")
+    lines.append("no harm: 100 unrelated personal examples, without -> with them")
     lines.append(f"  {'set':<22}{'n':>5}  {'task':>16}  {'difficulty':>16}  {'under-routing':>16}")
     for name, r in report["no_harm"].items():
         cells = []
