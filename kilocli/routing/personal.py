@@ -3,12 +3,12 @@
 A correction (``kilo route --teach``, ``/wrong``, ``/retry --up``, ``kilo ask --up``) is stored with
 the prompt and the label the user wanted. The newest ``CAP`` of them become personal examples; each
 weighs ``0.5 ** (age / HALF_LIFE_DAYS)``, so an old habit fades as new corrections arrive. How they
-enter the classifier (kilocli/routing/classifier.py, ``Classifier.personalised``): in the nearest
-examples part of a bucket's score with a similarity boost, which makes them decide requests that
-resemble them and leaves unrelated ones alone, and in the centroids with a small weight.
+enter the classifier (kilocli/routing/classifier.py, ``Classifier.personalised``, PERSONAL_WEIGHT):
+as a local term on their bucket's score for requests whose plain MiniLM cosine with them passes a
+floor, so they decide requests that resemble them and leave unrelated ones alone.
 
-Reading the store and caching the vectors is I/O, in kilocli/personal_io.py; this module only
-selects, weighs and hashes.
+Reading the store and caching the vectors (keyed by ``text_key``) is I/O, in
+kilocli/personal_io.py; this module only selects, weighs, keys and parses labels.
 """
 
 from __future__ import annotations
@@ -66,14 +66,6 @@ def select(
 def text_key(text: str) -> str:
     """The key of a text's cached vector."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def digest(examples: Sequence[PersonalExample]) -> str:
-    """Hash of the examples' texts, labels and (rounded) weights."""
-    h = hashlib.sha256()
-    for e in examples:
-        h.update(f"{text_key(e.text)}|{e.task}|{e.difficulty}|{e.weight:.3f}\n".encode())
-    return h.hexdigest()
 
 
 def parse_label(words: Sequence[str], what: str) -> tuple[str, str]:
