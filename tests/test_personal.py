@@ -221,7 +221,7 @@ def _route(kilo, *args: str) -> dict:
     return json.loads(proc.stdout)
 
 
-def test_teach_changes_routing_of_a_similar_request_and_no_personal_does_not(kilo):
+def test_teach_changes_routing_of_a_similar_request_and_no_personal_does_not(kilo, fake_server):
     probe = "migrate the refunds table to the new enum type"
     before = _route(kilo, probe)
     bad = kilo(["route", "--teach", "edit/tiny", "migrate the users table"])
@@ -245,6 +245,17 @@ def test_teach_changes_routing_of_a_similar_request_and_no_personal_does_not(kil
     assert not any("corrections" in n for n in plain["notes"])
     explain = kilo(["route", "--explain", probe])
     assert "your corrections moved this" in explain.stdout.decode()
+    # kilo ask routes the same way, and --no-personal there too
+    fake_server.script(answer="ok")
+    env = {"OPENAI_BASE_URL": fake_server.url, "OPENAI_API_KEY": "sk-test"}
+    asked = [
+        json.loads(kilo(["ask", "--json", *flag, probe], env=env).stdout)["decision"]
+        for flag in ([], ["--no-personal"])
+    ]
+    assert [(d["task"], d["difficulty"]) for d in asked] == [
+        ("edit", "easy"),
+        (before["task"], before["difficulty"]),
+    ]
     # the vectors were cached by text: a new correction adds one row
     caches = list((kilo.home / "cache" / "personal").glob("*.npz"))
     assert len(caches) == 1
