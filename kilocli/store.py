@@ -389,6 +389,7 @@ class Store:
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
+            applied_at = _ts(self._clock())  # one reading for the whole run
             for number, name, statements in MIGRATIONS:
                 if number <= version:
                     continue
@@ -396,7 +397,7 @@ class Store:
                     conn.execute(statement)
                 conn.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (number, name, _ts(self._clock())),
+                    (number, name, applied_at),
                 )
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
