@@ -176,7 +176,10 @@ def run_ask(
     timeout_s: float | None = None,
     files: Sequence[str] = (),
     continuation: Continuation | None = None,
+    up: bool = False,
 ) -> int:
+    """``up``: route as usual, then take the next stronger model (kilo ask --up); the request is
+    recorded as a correction (one level harder than it was classified)."""
     from kilocli.store import Store
 
     system = system if system is not None else router.settings.system_prompt
@@ -204,6 +207,14 @@ def run_ask(
         )
 
     decision = _fit_window(router, conversation, prompt, system, decide(), decide)
+    routed = decision
+    if up:
+        stronger = router.stronger(decision)
+        if stronger is None:
+            output.warn(f"--up: {decision.model} is already the strongest candidate; using it")
+        else:
+            decision = stronger
+            output.note(f"--up: {decision.reason}")
     output.stderr().print(summary_line(decision), markup=False, highlight=False, style="dim")
     store = Store(router.paths.database)
     engine = Engine(router.paths, router.settings, store=store, router=router, transport=transport)
@@ -238,6 +249,17 @@ def run_ask(
     finally:
         if not as_json:
             sink.close()
+    if up:
+        from kilocli.routing.personal import escalated_label
+
+        store.add_correction(
+            prompt,
+            *escalated_label(routed.task, routed.difficulty),
+            "ask-up",
+            turn_id=outcome.turn_id,
+            routed=routed.to_json(),
+            model=decision.model,
+        )
     if as_json:
         obj = {
             "answer": outcome.answer,

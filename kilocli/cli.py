@@ -52,9 +52,15 @@ PoolOpt = Annotated[
     Path | None,
     typer.Option("--pool", help="Use this pool file instead of the tier's.", dir_okay=False),
 ]
+NoPersonalOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-personal", help="Route without your corrections (kilo examples list shows them)."
+    ),
+]
 
 
-def _context(pool: Path | None = None):
+def _context(pool: Path | None = None, *, personal: bool = True):
     from kilocli.config import get_paths
     from kilocli.engine import Router
     from kilocli.settings import load_settings
@@ -63,7 +69,7 @@ def _context(pool: Path | None = None):
     settings = load_settings(paths)
     if pool is not None and not pool.is_file():
         raise UsageError(f"--pool: no such file: {pool}")
-    router = Router(paths, settings, on_note=output.note, pool_file=pool)
+    router = Router(paths, settings, on_note=output.note, pool_file=pool, personal=personal)
     return paths, settings, router
 
 
@@ -118,6 +124,15 @@ def route(
         ),
     ] = None,
     no_stdin: Annotated[bool, typer.Option("--no-stdin", help="Do not read piped stdin.")] = False,
+    teach: Annotated[
+        str | None,
+        typer.Option(
+            "--teach",
+            metavar="TASK/DIFFICULTY",
+            help="Record this label for the prompt: it becomes a personal routing example.",
+        ),
+    ] = None,
+    no_personal: NoPersonalOpt = False,
 ) -> None:
     """Decide where a request would go, without calling any model (no network, no key needed).
 
@@ -130,9 +145,21 @@ def route(
       kilo route --json --batch prompts.jsonl
 
       kilo route --json < prompts.txt      (one decision per input line)
+
+      kilo route --teach edit/easy "migrate the users table"   (teach the router your label)
     """
-    _, settings, router = _context(pool)
+    label = None
+    if teach is not None:
+        from kilocli.routing.personal import parse_label
+
+        label = parse_label([teach], "--teach")
+        if batch is not None:
+            raise UsageError("--teach: labels one prompt; it cannot be used with --batch")
+    _, settings, router = _context(pool, personal=not no_personal)
     tier_name = _tier(tier, settings.tier)
+    if label is not None:
+        _teach(router, _gather_prompt(prompt, use_stdin=not no_stdin), label, tier_name)
+        return
     if batch is None and as_json and not prompt and not no_stdin:
         from kilocli.stdin import read_piped_stdin
 
@@ -155,6 +182,25 @@ def route(
         from kilocli.render import summary_line
 
         output.stdout().print(summary_line(decision), markup=False)
+
+
+def _teach(router, text: str, label: tuple[str, str], tier: str) -> None:
+    """Record the user's label for ``text`` and say how it routes now."""
+    from kilocli.render import summary_line
+    from kilocli.store import Store
+
+    before = router.decide([text], tier=tier)
+    with Store(router.paths.database) as store:
+        cid = store.add_correction(text, *label, "teach", routed=before.to_json())
+    router.refresh_personal()
+    after = router.decide([text], tier=tier)
+    was = f"{before.task}/{before.difficulty}"
+    output.stdout().print(
+        f"recorded #{cid}: {label[0]}/{label[1]} (it was routed {was}); now: {summary_line(after)}",
+        markup=False,
+    )
+    if not router.personal:
+        output.note("--no-personal: recorded, but this run routes without your corrections")
 
 
 def _read_batch(path: Path) -> list[str]:
@@ -263,6 +309,14 @@ def ask(
             autocompletion=complete_session_ids,
         ),
     ] = None,
+    up: Annotated[
+        bool,
+        typer.Option(
+            "--up",
+            help="Route as usual, then use the next stronger model (recorded as a correction).",
+        ),
+    ] = False,
+    no_personal: NoPersonalOpt = False,
 ) -> None:
     """Ask once: the request is routed, the answer streams to stdout, route and cost to stderr.
 
@@ -277,6 +331,8 @@ def ask(
       git diff | kilo ask -c "and now the commit message"
 
       kilo ask --tier frontier --max-cost 0.05 "plan the auth migration"
+
+      kilo ask --up "why does this deadlock?" -f worker.py
     """
     from kilocli.ask import attach_files, run_ask
 
@@ -286,7 +342,9 @@ def ask(
         raise UsageError(f"--timeout: must be a number of seconds from 0 to 3600, got {timeout}")
     if continue_last and session is not None:
         raise UsageError("--continue and --session: give one (--continue is the last session)")
-    _, settings, router = _context(pool)
+    if up and model is not None:
+        raise UsageError("--up: escalates a routed model; it cannot be used with --model")
+    _, settings, router = _context(pool, personal=not no_personal)
     continuation = None
     if continue_last or session is not None:
         from kilocli.continuation import load_continuation
@@ -313,6 +371,7 @@ def ask(
         timeout_s=timeout,
         files=[str(f) for f in file or []],
         continuation=continuation,
+        up=up,
     )
     raise typer.Exit(code)
 
@@ -335,6 +394,7 @@ def chat(
             "--model", "-m", help="Pin a model id: no routing.", autocompletion=complete_models
         ),
     ] = None,
+    no_personal: NoPersonalOpt = False,
 ) -> None:
     """The routed REPL: every turn goes to the cheapest adequate model; /help lists the commands."""
     from kilocli.chat.app import run_chat
@@ -345,7 +405,9 @@ def chat(
     settings = load_settings(paths)
     if tier is not None:
         _tier(tier, tier)
-    raise typer.Exit(run_chat(paths, settings, tier=tier, resume=resume, model=model))
+    raise typer.Exit(
+        run_chat(paths, settings, tier=tier, resume=resume, model=model, personal=not no_personal)
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -481,7 +543,7 @@ def setup() -> None:
 
 
 def _mount_subcommands() -> None:
-    from kilocli.commands import auth, config_cmd, sessions, stats
+    from kilocli.commands import auth, config_cmd, examples, sessions, stats
 
     app.add_typer(auth.app, name="auth", help="API keys: set, list (masked), rm.")
     app.add_typer(
@@ -489,6 +551,11 @@ def _mount_subcommands() -> None:
     )
     app.add_typer(
         sessions.app, name="sessions", help="Transcripts: list, show, search, export, rm."
+    )
+    app.add_typer(
+        examples.app,
+        name="examples",
+        help="Your corrections as routing examples: list, rm, export.",
     )
     app.registered_commands.extend(stats.app.registered_commands)
 

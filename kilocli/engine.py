@@ -53,13 +53,17 @@ class Router:
         on_note: Note | None = None,
         pool_file: Path | None = None,
         env: dict[str, str] | None = None,
+        personal: bool = True,
     ) -> None:
         self.paths = paths
+        self.personal = personal  # False: --no-personal, route without the user's corrections
+        self._base: Classifier | None = None
+        self._cache_paths: Paths = paths  # the cache in use (a temporary one if unwritable)
         self.settings = settings
         self.on_note = on_note or _silent
         self.pool_file = pool_file
         self._env = env
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # classifier -> base_classifier nests
         self._classifier: Classifier | None = None
         self.catalogue: Catalogue = load_catalogue(paths)
         self._tiers: dict[str, TierPool] = {}
@@ -77,23 +81,65 @@ class Router:
 
     @property
     def classifier(self) -> Classifier:
+        """The classifier routing uses: the built-in examples plus, unless --no-personal, the
+        user's corrections as personal examples."""
         if self._classifier is None:
             with self._lock:
                 if self._classifier is None:
+                    self._classifier = self._personalise(self.base_classifier)
+        return self._classifier
+
+    @property
+    def base_classifier(self) -> Classifier:
+        """The classifier of the built-in examples alone."""
+        if self._base is None:
+            with self._lock:
+                if self._base is None:
                     from kilocli.cache_dir import usable_cache
                     from kilocli.routing.classifier import Classifier
                     from kilocli.routing.encoder import load_encoder
 
                     # routing needs only the cache: an unwritable one must not stop it
-                    paths = usable_cache(self.paths, self.on_note)
+                    self._cache_paths = usable_cache(self.paths, self.on_note)
                     model_path = self.settings.encoder_model_path
                     encoder = load_encoder(
-                        paths,
+                        self._cache_paths,
                         Path(model_path).expanduser() if model_path else None,
                         on_note=self.on_note,
                     )
-                    self._classifier = Classifier.load(encoder, paths.cache_dir)
-        return self._classifier
+                    self._base = Classifier.load(encoder, self._cache_paths.cache_dir)
+        return self._base
+
+    def _personalise(self, base: Classifier) -> Classifier:
+        if not self.personal:
+            return base
+        from kilocli.personal_io import cache_file, personal_vectors, read_personal
+        from kilocli.routing.classifier import embed_texts, embedding_key
+
+        try:
+            examples = read_personal(self.paths)
+        except Exception as exc:  # a damaged or read-only store must not stop a dry run
+            if not _store_failure(exc):
+                raise
+            self.on_note(f"routing without your corrections: {exc}")
+            return base
+        if not examples:
+            return base
+        vectors = personal_vectors(
+            examples,
+            lambda texts: embed_texts(base.encoder, texts),
+            cache_file(self._cache_paths, embedding_key(base.encoder)),
+            int(base.encoder.dim),
+        )
+        return base.personalised(examples, vectors)
+
+    def refresh_personal(self) -> None:
+        """Re-read the corrections (after /wrong or /retry --up): the next turn routes with them."""
+        if self._base is None:
+            return  # not loaded yet: the first load reads them
+        fresh = self._personalise(self._base)
+        with self._lock:
+            self._classifier = fresh
 
     def tier(self, name: str) -> TierPool:
         if name not in self._tiers:
@@ -148,11 +194,13 @@ class Router:
         classification: Classification | None = None,
         force: bool = False,
     ) -> Decision:
+        moved: str | None = None
         if classification is None:
             classification = self.classifier.classify(list(user_turns))
+            moved = self._personal_effect(list(user_turns), classification)
         if input_tokens is None:
             input_tokens = sum(count_tokens(t) for t in user_turns)
-        return self.decide_classified(
+        decision = self.decide_classified(
             classification,
             tier=tier,
             input_tokens=input_tokens,
@@ -162,6 +210,27 @@ class Router:
             max_cost_usd=max_cost_usd,
             exclude=exclude,
             force=force,
+        )
+        if moved is not None:
+            decision = replace(decision, notes=[*decision.notes, moved])
+        return decision
+
+    def _personal_effect(self, turns: list[str], personal: Classification) -> str | None:
+        """A note when the personal examples changed the classification (compared with the
+        built-in examples alone), naming the most similar ones; None when they did not."""
+        classifier = self.classifier
+        if not classifier.personal:
+            return None
+        base = self.base_classifier.classify(turns)  # turn vectors come from the shared memo
+        if (base.task, base.difficulty) == (personal.task, personal.difficulty):
+            return None
+        nearest = ", ".join(
+            f"#{e.id} {e.task}/{e.difficulty}" for e, _ in classifier.nearest_personal(turns[-1])
+        )
+        return (
+            f"your corrections moved this from {base.task}/{base.difficulty} to "
+            f"{personal.task}/{personal.difficulty} (most similar: {nearest}; "
+            "--no-personal routes without them)"
         )
 
     def decide_classified(
@@ -269,6 +338,13 @@ class Router:
             self.decide_classified(c, tier=tier, input_tokens=count_tokens(p), **kwargs)
             for p, c in zip(prompts, classifications, strict=True)
         ]
+
+
+def _store_failure(exc: Exception) -> bool:
+    """The database could not be read (sqlite3 is imported only where the store is used)."""
+    from kilocli.errors import KiloError
+
+    return isinstance(exc, (KiloError, OSError)) or type(exc).__module__ == "sqlite3"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -142,10 +142,32 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "INSERT INTO turns_fts (turns_fts) VALUES ('rebuild')",
         ),
     ),
+    (
+        4,
+        "corrections: the user's own labels, used as personal routing examples",
+        (
+            """CREATE TABLE corrections (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                prompt TEXT NOT NULL,
+                task TEXT NOT NULL,
+                difficulty TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                source TEXT NOT NULL,
+                turn_id INTEGER REFERENCES turns (id) ON DELETE SET NULL,
+                routed_task TEXT,
+                routed_difficulty TEXT,
+                routed_model TEXT,
+                model TEXT
+            )""",
+            "CREATE INDEX corrections_by_time ON corrections (created_at)",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 # what a turn counts against a budget: its cost once known, else what its call reserved
 _SPEND = "coalesce(cost_usd, reserved_usd, 0.0)"
+# How a correction was made (corrections.source).
+CORRECTION_SOURCES = ("teach", "wrong", "retry-up", "ask-up")
 
 
 # -- records ------------------------------------------------------------------------------------
@@ -275,6 +297,26 @@ class SearchHit:
     snippet: str  # from the prompt or the answer, whichever matched best; matches marked
     #               with search_query.MATCH_START / MATCH_END
     score: float  # bm25: lower is a better match
+
+
+@dataclass(frozen=True)
+class CorrectionRecord:
+    """A label the user gave a prompt: `kilo route --teach`, `/wrong`, or an escalation."""
+
+    id: int
+    prompt: str
+    task: str
+    difficulty: str
+    created_at: datetime
+    source: str  # one of CORRECTION_SOURCES
+    turn_id: int | None = None  # the stored turn it corrects, if any
+    routed_task: str | None = None  # what the router had said
+    routed_difficulty: str | None = None
+    routed_model: str | None = None
+    model: str | None = None  # the model escalated to (retry-up, ask-up)
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -679,6 +721,72 @@ class Store:
                 _dumps(d),
             ),
         )
+
+    def add_correction(
+        self,
+        prompt: str,
+        task: str,
+        difficulty: str,
+        source: str,
+        *,
+        turn_id: int | None = None,
+        routed: dict[str, Any] | None = None,
+        model: str | None = None,
+    ) -> int:
+        """Record a user's label for a prompt; ``routed``: the decision it corrects (JSON)."""
+        from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
+
+        if task not in TASKS or difficulty not in DIFFICULTIES or source not in CORRECTION_SOURCES:
+            raise ValueError(f"bad correction label {task}/{difficulty} ({source})")
+        r = routed or {}
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO corrections (prompt, task, difficulty, created_at, source, turn_id, "
+                "routed_task, routed_difficulty, routed_model, model) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    prompt,
+                    task,
+                    difficulty,
+                    _ts(self._clock()),
+                    source,
+                    turn_id,
+                    r.get("task"),
+                    r.get("difficulty"),
+                    r.get("model"),
+                    model,
+                ),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def corrections(self, limit: int | None = None) -> list[CorrectionRecord]:
+        """Newest first (``limit``: at most that many)."""
+        rows = self._read(
+            "SELECT * FROM corrections ORDER BY created_at DESC, id DESC LIMIT ?",
+            (-1 if limit is None else limit,),
+        )
+        return [
+            CorrectionRecord(
+                id=row["id"],
+                prompt=row["prompt"],
+                task=row["task"],
+                difficulty=row["difficulty"],
+                created_at=datetime.fromisoformat(row["created_at"]),
+                source=row["source"],
+                turn_id=row["turn_id"],
+                routed_task=row["routed_task"],
+                routed_difficulty=row["routed_difficulty"],
+                routed_model=row["routed_model"],
+                model=row["model"],
+            )
+            for row in rows
+        ]
+
+    def delete_correction(self, correction_id: int) -> bool:
+        """True when it existed."""
+        with self._write() as conn:
+            cursor = conn.execute("DELETE FROM corrections WHERE id = ?", (correction_id,))
+        return cursor.rowcount > 0
 
     def delete_session(self, session_id: str) -> str:
         """Delete a session and its turns (``last`` or a unique prefix accepted); returns its id."""

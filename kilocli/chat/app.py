@@ -311,6 +311,7 @@ def run_chat(
     resume: str | None,
     model: str | None,
     transport: Any = None,
+    personal: bool = True,
 ) -> int:
     """`kilo chat [--resume ID|last] [--tier NAME] [--model ID]`; returns the exit code."""
     from kilocli import output
@@ -328,6 +329,7 @@ def run_chat(
         transport=transport,
         out=output.stdout(),
         err=output.stderr(),
+        personal=personal,
     )
     if resume:
         session.resume(resume, use_its_tier=tier is None)
@@ -357,6 +359,7 @@ def build_session(
     out: Console,
     err: Console,
     cwd: Path | None = None,
+    personal: bool = True,
 ) -> ChatSession:
     from kilocli.store import Store
 
@@ -368,7 +371,7 @@ def build_session(
     def build() -> Any:
         from kilocli.engine import Router
 
-        router = Router(paths, settings, on_note=note)
+        router = Router(paths, settings, on_note=note, personal=personal)
         if model is not None and model not in router.catalogue.models:
             holder["s"].route.pin = None
             note(

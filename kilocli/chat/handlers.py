@@ -134,6 +134,35 @@ def do_retry(s: ChatSession, args: list[str]) -> None:
     s.retry(up=args == ["--up"])
 
 
+def do_wrong(s: ChatSession, args: list[str]) -> None:
+    from kilocli.routing.personal import parse_label
+
+    if not args:
+        raise UsageError("usage: /wrong TASK DIFFICULTY (e.g. /wrong edit easy)")
+    task, difficulty = parse_label(args, "/wrong")
+    if s.last is None:
+        raise UsageError("/wrong: no turn yet to label")
+    was = f"{s.last.decision.task}/{s.last.decision.difficulty}"
+    cid = s.record_correction(task, difficulty, "wrong")
+    router = s.router(wait=False)
+    unused = router is not None and not router.personal
+    note = " (this chat routes with --no-personal: not used here)" if unused else ""
+    s.note(
+        f"recorded #{cid}: the last prompt is {task}/{difficulty} (it was routed {was}); "
+        f"similar requests will route as {task}/{difficulty}{note} · kilo examples list"
+    )
+
+
+def complete_label(s: ChatSession, before: list[str], word: str) -> Iterable[str]:
+    from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
+
+    if not before:
+        return [t for t in TASKS if t.startswith(word)]
+    if len(before) == 1:
+        return [d for d in DIFFICULTIES if d.startswith(word)]
+    return []
+
+
 def do_add(s: ChatSession, args: list[str]) -> None:
     if not args:
         raise UsageError("usage: /add PATH...")
@@ -245,10 +274,17 @@ REGISTRY: SlashRegistry[ChatSession] = SlashRegistry(
         Cmd("explain", "why the last turn went where it did", do_explain, aliases=("why",)),
         Cmd(
             "retry",
-            "ask the last prompt again; --up uses the next stronger model",
+            "ask the last prompt again; --up uses the next stronger model (and learns)",
             do_retry,
             usage="[--up]",
             complete=complete_retry,
+        ),
+        Cmd(
+            "wrong",
+            "label the last turn (TASK DIFFICULTY): similar requests route that way",
+            do_wrong,
+            usage="TASK DIFFICULTY",
+            complete=complete_label,
         ),
         Cmd(
             "add",

@@ -357,11 +357,43 @@ class ChatSession:
                 raise UsageError(
                     f"/retry --up: {last.decision.model} is already the strongest candidate"
                 )
+            # the routed model was too weak for this request: a correction (one level harder)
+            from kilocli.routing.personal import escalated_label
+
+            self.record_correction(
+                *escalated_label(last.decision.task, last.decision.difficulty),
+                "retry-up",
+                model=decision.model,
+            )
         if last.in_context:
             self.conversation.pop_exchange()
         if not up:
             decision = None  # re-route: same text, same context, maybe a new sticky choice
         self.send(last.prompt, decision=decision)
+
+    def record_correction(
+        self, task: str, difficulty: str, source: str, *, model: str | None = None
+    ) -> int:
+        """Store a label for the last turn's prompt (/wrong, /retry --up); the next turns route
+        with it."""
+        if self.last is None:
+            raise UsageError("no turn yet to correct")
+        last = self.last
+        turn_id = getattr(last.outcome, "turn_id", None)
+        cid = self.store.add_correction(
+            last.prompt,
+            task,
+            difficulty,
+            source,
+            turn_id=turn_id,
+            routed=last.decision.to_json(),
+            model=model,
+        )
+        router = self.router(wait=False)
+        if router is not None:
+            router.refresh_personal()
+        self.route.bump()
+        return cid
 
     # -- resume ------------------------------------------------------------------------------
     def resume(self, ref: str, *, use_its_tier: bool = False) -> None:

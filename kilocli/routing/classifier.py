@@ -24,6 +24,10 @@ weight that grows as the current turn gets less informative: "yes do it" is deci
 "now write a dockerfile for it" by itself. A turn that leans on the session (context share of at
 least ``INHERIT_WEIGHT``) is never easier than the session's difficulty judged alone.
 
+Personal examples (the user's corrections, kilocli/routing/personal.py) can join the built-in
+ones: ``Classifier.personalised`` returns a classifier whose scores carry a local term for them
+(see PERSONAL_WEIGHT); the vectors are handed in, so this module reads no store.
+
 Everything derived from the examples is cached as ``.npy`` files keyed by the examples' bytes, these
 parameters, the view rules and the encoder's identity, so a warm start reads a few files and embeds
 nothing.
@@ -32,6 +36,7 @@ nothing.
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import os
 import shutil
@@ -50,6 +55,7 @@ import numpy as np
 
 from kilocli.errors import ConfigError
 from kilocli.routing import text as text_views
+from kilocli.routing.personal import PersonalExample
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
 from kilocli.routing.text import views
 
@@ -94,6 +100,29 @@ INFO_HIGH = 0.25
 # hand-written sets, which have flat priors and lose 0.3-2.9 points at 0.5 (and 4.4 at 0.75).
 TASK_PRIOR = (0.050, 0.054, 0.127, 0.371, 0.036, 0.081, 0.063, 0.100, 0.118)
 PRIOR_WEIGHT = 0.5
+
+# Personal examples (kilocli/routing/personal.py) add a local term to a bucket's score: the mean,
+# over the bucket's PERSONAL_K personal examples most like the turn, of a kernel on their plain
+# (unwhitened) cosine, clip((cos - PERSONAL_MIN_SIM) / (1 - PERSONAL_MIN_SIM), 0, 1) times the
+# example's recency weight, scaled by PERSONAL_WEIGHT. Plain cosine, because a user's convention
+# ("migrate" for a one-line change) is in the words, which whitening discounts (whitened, ten
+# "migrate ..." corrections were less similar to a new "migrate ..." request than the built-in
+# neighbours); a floor, because a correction should decide requests like it and leave the rest
+# alone (the hand-written dev prompts reach a plain cosine of 0.43 with unrelated corrections at the
+# 99th percentile, new "migrate ..." requests 0.49-0.62 with the taught ones). In a centroid a
+# personal example counts as PERSONAL_CENTROID_WEIGHT built-in ones. bench/personal_examples.py
+# (ten taught, six new similar requests; 100 unrelated corrections over the dev sets), as
+# weight / floor / centroid weight -> requests routed as taught (task as taught), worst loss:
+#   0.5 / 0.40 / 1.0 -> 4 (6), task -1.3, difficulty -1.2 points: centroids drift
+#   0.5 / 0.40 / 0.0 -> 4 (6), task -1.1, difficulty -0.6
+#   0.6 / 0.45 / 0.0 -> 4 (5), task -0.9, difficulty -0.2   (chosen)
+#   0.5 / 0.50 / 0.0 -> 1 (4), task -0.4, difficulty -0.2
+# A bucket holds hundreds of built-in examples, so moving a centroid far enough to matter moves it
+# for every request: personal examples do their work in the local term and leave centroids alone.
+PERSONAL_MIN_SIM = 0.45
+PERSONAL_K = 3
+PERSONAL_WEIGHT = 0.6
+PERSONAL_CENTROID_WEIGHT = 0.0
 
 TURN_MEMO = 512  # vectors of recent turns kept: a session's history is not re-embedded every turn
 
@@ -323,6 +352,10 @@ class Axis:
     centroids: np.ndarray  # (buckets, dim), unit rows, whitened space
     examples: np.ndarray  # (n, dim), unit rows, whitened space, sorted by bucket
     bounds: np.ndarray  # (buckets + 1,) int: examples of bucket b are rows bounds[b]:bounds[b+1]
+    # personal examples (none by default): unit raw vectors, their buckets and recency weights
+    personal: np.ndarray | None = None  # (p, dim)
+    personal_buckets: np.ndarray | None = None  # (p,) int
+    personal_weights: np.ndarray | None = None  # (p,)
 
     @classmethod
     def fit(cls, vectors: np.ndarray, labels: Sequence[int], n_buckets: int) -> Axis:
@@ -341,6 +374,47 @@ class Axis:
         bounds = np.searchsorted(y, np.arange(n_buckets + 1))
         return cls(*(a.astype(np.float32) for a in (whitener, centroids, z)), bounds)
 
+    def with_personal(
+        self, vectors: np.ndarray, buckets: Sequence[int], weights: Sequence[float]
+    ) -> Axis:
+        """This axis with personal examples (unit raw vectors, bucket indices, recency weights):
+        in the centroids as PERSONAL_CENTROID_WEIGHT examples each, and as a local term."""
+        if len(vectors) == 0:
+            return Axis(self.whitener, self.centroids, self.examples, self.bounds)
+        raw = np.asarray(vectors, dtype=np.float32)
+        b = np.asarray(buckets, dtype=np.int64)
+        w = np.asarray(weights, dtype=np.float32)
+        centroids = self.centroids
+        if PERSONAL_CENTROID_WEIGHT > 0:  # whitening a thousand examples costs ~10 ms: only if used
+            z = _normalise(raw @ self.whitener)
+            sums = np.add.reduceat(self.examples, self.bounds[:-1], axis=0).astype(np.float64)
+            np.add.at(sums, b, PERSONAL_CENTROID_WEIGHT * w[:, None] * z)
+            centroids = _normalise(sums).astype(np.float32)
+        return Axis(self.whitener, centroids, self.examples, self.bounds, raw, b, w)
+
+    def personal_similarity(self, vectors: np.ndarray) -> np.ndarray:
+        """(m, dim) raw turn vectors -> (m, p) plain cosine with each personal example."""
+        if self.personal is None:
+            return np.zeros((len(vectors), 0), dtype=np.float32)
+        return _normalise(vectors) @ self.personal.T
+
+    def personal_scores(self, vectors: np.ndarray) -> np.ndarray:
+        """(m, dim) raw turn vectors -> (m, buckets) the personal examples' local term."""
+        n_buckets = len(self.bounds) - 1
+        out = np.zeros((len(vectors), n_buckets), dtype=np.float32)
+        if self.personal is None:
+            return out
+        cos = self.personal_similarity(vectors)
+        kernel = np.clip((cos - PERSONAL_MIN_SIM) / (1.0 - PERSONAL_MIN_SIM), 0.0, 1.0)
+        kernel *= self.personal_weights
+        for bucket in range(n_buckets):
+            part = kernel[:, self.personal_buckets == bucket]
+            if part.shape[1] == 0:
+                continue
+            k = min(PERSONAL_K, part.shape[1])
+            out[:, bucket] = np.partition(part, part.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
+        return PERSONAL_WEIGHT * out
+
     def scores(self, vectors: np.ndarray) -> np.ndarray:
         """(m, dim) raw turn vectors -> (m, buckets) blended similarity scores."""
         z = _normalise(vectors @ self.whitener)
@@ -351,7 +425,10 @@ class Axis:
             part = sims[:, self.bounds[b] : self.bounds[b + 1]]
             k = min(KNN_K, part.shape[1])
             near[:, b] = np.partition(part, part.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
-        return (1.0 - KNN_WEIGHT) * central + KNN_WEIGHT * near
+        blended = (1.0 - KNN_WEIGHT) * central + KNN_WEIGHT * near
+        if self.personal is not None:
+            blended = blended + self.personal_scores(vectors)
+        return blended
 
 
 @dataclass(frozen=True)
@@ -436,6 +513,16 @@ def _encoder_identity(encoder: SupportsEncode) -> str:
     return f"{getattr(encoder, 'name', type(encoder).__qualname__)}/{encoder.dim}"
 
 
+def embedding_key(encoder: SupportsEncode) -> str:
+    """What a turn's vector (embed_texts) depends on: the encoder, the view rules and the paste
+    parameters. Cached vectors of personal examples are keyed by it."""
+    h = hashlib.sha256(
+        f"{FORMAT}|{PASTE_WEIGHT}|{PASTE_TOKENS}|{_encoder_identity(encoder)}".encode()
+    )
+    h.update(Path(text_views.__file__).read_bytes())
+    return h.hexdigest()[:24]
+
+
 class Classifier:
     """Task and difficulty of a user turn, given the session's earlier user turns."""
 
@@ -447,6 +534,28 @@ class Classifier:
         self._diff = Axis(m.diff_whitener, m.diff_centroids, m.diff_examples, m.diff_bounds)
         self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
         self._memo_lock = threading.Lock()
+        self.personal: tuple[PersonalExample, ...] = ()
+
+    def personalised(self, examples: Sequence[PersonalExample], vectors: np.ndarray) -> Classifier:
+        """A classifier with the user's personal examples joining the built-in ones (``vectors``:
+        one embed_texts() row per example). It shares this one's encoder, fitted arrays and turn
+        memo, so comparing the two decisions embeds nothing twice."""
+        clone = copy.copy(self)
+        clone.personal = tuple(examples)
+        weights = [e.weight for e in examples]
+        tasks = [TASKS.index(e.task) for e in examples]
+        diffs = [DIFFICULTIES.index(e.difficulty) for e in examples]
+        clone._task = self._task.with_personal(vectors, tasks, weights)
+        clone._diff = self._diff.with_personal(vectors, diffs, weights)
+        return clone
+
+    def nearest_personal(self, turn: str, k: int = 3) -> list[tuple[PersonalExample, float]]:
+        """The personal examples most like ``turn`` (task space), most similar first."""
+        if not self.personal:
+            return []
+        sims = self._task.personal_similarity(self.embed([turn]))[0]
+        order = np.argsort(-sims)[:k]
+        return [(self.personal[i], float(sims[i])) for i in order]
 
     @classmethod
     def load(
