@@ -79,7 +79,11 @@ def test_session_id_continues_that_session_not_the_latest(kilo, fake_server):
     fake_server.script(answer="answer B")
     b = _ask(kilo, fake_server, "write a haiku about rust")
     fake_server.script(answer="answer A2")
-    again = _ask(kilo, fake_server, "--session", a["session_id"][:7], "and a semaphore?")
+    # ids made within the same moment share a head: the shortest prefix that tells them apart
+    ida, idb = a["session_id"], b["session_id"]
+    shared = next(i for i, (x, y) in enumerate(zip(ida, idb, strict=True)) if x != y)
+    prefix = ida[: max(shared + 1, 4)]
+    again = _ask(kilo, fake_server, "--session", prefix, "and a semaphore?")
     assert again["session_id"] == a["session_id"] != b["session_id"]
     assert _messages(fake_server.requests[-1]) == [
         ("user", "explain what a mutex is"),

@@ -3,6 +3,7 @@ goes on, the transcript is kept, and the toolbar shows the budget's use."""
 
 from __future__ import annotations
 
+import pexpect
 import pytest
 from test_chat_repl import Term, _store, chat, home  # noqa: F401 - the REPL harness and fixtures
 
@@ -27,8 +28,11 @@ def test_a_session_budget_refuses_in_chat_and_the_repl_goes_on(chat, fake_server
     assert "$0.099 of $0.10" in refusal[0] and "budget_session_usd" in refusal[0]
     assert len(fake_server.requests) == 1  # the refused turn never reached the provider
     term.command("/cost")  # still usable
-    term.wait_prompt()
-    assert term.exit() == 0
+    term.expect_log("this session's spend")
+    term.command("/exit")
+    term.child.expect(pexpect.EOF, timeout=15)
+    term.child.close()
+    assert term.child.exitstatus == 0
     turns = _store(home).session("last").turns
     assert [(t.prompt, t.status) for t in turns] == [
         ("explain what a python generator is", "ok"),

@@ -113,7 +113,20 @@ class Term:
     def exit(self) -> int:
         self.wait_prompt()
         self.child.sendcontrol("d")
-        self.child.expect(pexpect.EOF, timeout=15)
+        # keep emulating the terminal while it closes: prompt-toolkit may still ask where the
+        # cursor is, and a real terminal always answers
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                self.stream.feed(self.child.read_nonblocking(1 << 16, timeout=0.05))
+            except pexpect.TIMEOUT:
+                continue
+            except pexpect.EOF:
+                break
+        else:
+            raise AssertionError(
+                "kilo chat did not exit on Ctrl-D; it last showed:\n" + self.text()
+            )
         self.child.close()
         return self.child.exitstatus
 

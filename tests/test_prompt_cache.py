@@ -21,7 +21,7 @@ from kilocli.routing.pools import load_catalogue
 from kilocli.store import Store
 
 KEY = "sk-test-SECRET-0123456789abcdef"
-FAST = Timeouts(connect=1.0, read=2.0)
+FAST = Timeouts(connect=1.0, first_byte=2.0, idle=2.0)
 EPHEMERAL = {"type": "ephemeral"}
 FILES = 'Files the user added to this conversation:\n\n<file path="a.py">\nx = 1\n</file>'
 
