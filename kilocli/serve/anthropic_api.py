@@ -13,7 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from kilocli.providers.base import Event, Finished, TextDelta, ToolCallDelta
-from kilocli.serve.request import ApiError, ServeRequest
+from kilocli.serve.request import ApiError, ServeRequest, common_fields
 
 if TYPE_CHECKING:
     from kilocli.engine import TurnOutcome
@@ -97,20 +97,10 @@ def _convert_messages(raw: list[Any]) -> list[dict[str, Any]]:
 
 def parse_messages_request(body: object) -> ServeRequest:
     """A validated Messages request as a ServeRequest; ApiError 400 naming the field otherwise."""
-    if not isinstance(body, dict):
-        raise ApiError(400, "the request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise ApiError(400, "model is required (kilo-auto routes each request)", param="model")
-    raw = body.get("messages")
-    if not isinstance(raw, list) or not raw:
-        raise ApiError(400, "messages must be a non-empty array", param="messages")
+    body, model, raw, stream = common_fields(body)
     max_tokens = body.get("max_tokens")
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
         raise ApiError(400, "max_tokens must be a positive integer", param="max_tokens")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise ApiError(400, "stream must be true or false", param="stream")
     messages = _convert_messages(raw)
     if not any(m["role"] == "user" for m in messages):
         raise ApiError(400, "messages must hold at least one user message", param="messages")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kilocli.serve.request import ApiError, ServeRequest
+from kilocli.serve.request import ApiError, ServeRequest, common_fields
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 # fields read here, never passed through as they are
@@ -33,14 +33,7 @@ def _positive_int(body: Mapping[str, Any], name: str) -> int | None:
 
 def parse_chat_request(body: object) -> ServeRequest:
     """A validated request; ApiError 400 naming the field at fault otherwise."""
-    if not isinstance(body, dict):
-        raise ApiError(400, "the request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise ApiError(400, "model is required (kilo-auto routes each request)", param="model")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise ApiError(400, "messages must be a non-empty array", param="messages")
+    body, model, messages, stream = common_fields(body)
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") not in ROLES:
             raise ApiError(
@@ -51,9 +44,6 @@ def parse_chat_request(body: object) -> ServeRequest:
             )
     if not any(m.get("role") == "user" for m in messages):
         raise ApiError(400, "messages must hold at least one user message", param="messages")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise ApiError(400, "stream must be true or false", param="stream")
     n = body.get("n")
     if n is not None and n != 1:
         raise ApiError(400, "n must be 1: one routed model answers once", param="n")

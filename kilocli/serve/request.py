@@ -72,6 +72,23 @@ class ServeRequest:
         return "\n".join(text_of(m) for m in self.messages)
 
 
+def common_fields(body: object) -> tuple[dict[str, Any], str, list[Any], bool]:
+    """What both APIs require alike: a JSON object with a model, a non-empty messages array and
+    a boolean stream flag; ApiError 400 naming the field at fault otherwise."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise ApiError(400, "model is required (kilo-auto routes each request)", param="model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ApiError(400, "messages must be a non-empty array", param="messages")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise ApiError(400, "stream must be true or false", param="stream")
+    return body, model, messages, stream
+
+
 def text_of(message: Mapping[str, Any]) -> str:
     """A message's text: a string, or the text parts of a content list."""
     content = message.get("content")
