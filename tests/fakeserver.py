@@ -47,7 +47,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # status | timeout | reset | cut | malformed | stream_error | stall | headers
+    # status | timeout | reset | cut | cut_tools | malformed | stream_error | stall | headers
+    kind: str
     status: int | None = None
     retry_after: str | None = None
     message: str | None = None
@@ -107,6 +108,11 @@ def stream_error(after_chunks: int = 0, message: str = "Upstream provider overlo
 
 def stall(after_chunks: int = 1, delay: float = 5.0) -> Fault:
     return Fault("stall", after_chunks=after_chunks, delay=delay)
+
+
+def cut_after_tool_calls() -> Fault:
+    """Tear the connection after the tool-call pieces (OpenAI wire), before the finish."""
+    return Fault("cut_tools")
 
 
 def silent_after_headers(delay: float = 5.0, *, keepalive: bool = False) -> Fault:
@@ -562,6 +568,9 @@ def _openai_events(
         for part in (arguments[:half], arguments[half:]):
             piece = {"index": n, "function": {"arguments": part}}
             yield _sse(_openai_chunk(model, {"tool_calls": [piece]}, None))
+    if fault is not None and fault.kind == "cut_tools":
+        yield _CUT
+        return
     yield _sse(_openai_chunk(model, {}, answer.finish_reason), multiline=ml)
     if include_usage and answer.usage:
         final = {**_openai_chunk(model, {}, None), "choices": [], "usage": _openai_usage(answer)}

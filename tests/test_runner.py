@@ -10,6 +10,7 @@ from fakeserver import (
     FakeServer,
     bad_request,
     cut,
+    cut_after_tool_calls,
     malformed,
     rate_limited,
     reset,
@@ -25,6 +26,7 @@ from kilocli.providers.base import (
     ProviderConfig,
     TextDelta,
     Timeouts,
+    ToolCallDelta,
     UsageReport,
 )
 from kilocli.providers.errors import (
@@ -217,6 +219,29 @@ def test_cut_after_tokens_is_not_retried(fake_server, second_server):
             if isinstance(event, TextDelta):
                 seen.append(event.text)
     assert info.value.partial_text == "one two three" == "".join(seen)
+    assert len(fake_server.requests) == 1 and second_server.requests == []
+    assert rec.sleeps == []
+
+
+def test_a_cut_after_tool_call_pieces_is_not_retried(fake_server, second_server):
+    # a retry or a fallback would hand the caller the same tool call twice
+    rec = Recorder()
+    fake_server.script(
+        [cut_after_tool_calls()], answer="", tool_calls=(("lookup", '{"city": "Oslo"}'),)
+    )
+    pieces: list[ToolCallDelta] = []
+    with pytest.raises(StreamInterrupted) as info:
+        for _, event in stream_with_fallback(
+            [attempt(fake_server, "a"), attempt(second_server, "b")],
+            on_notice=rec.notice,
+            sleep=rec.sleep,
+            timeouts=FAST,
+        ):
+            if isinstance(event, ToolCallDelta):
+                pieces.append(event)
+    assert [p.name for p in pieces if p.name] == ["lookup"]
+    assert "".join(p.arguments for p in pieces) == '{"city": "Oslo"}'
+    assert "3 tool-call pieces" in str(info.value)
     assert len(fake_server.requests) == 1 and second_server.requests == []
     assert rec.sleeps == []
 

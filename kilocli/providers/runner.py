@@ -27,7 +27,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from kilocli.providers.base import ChatRequest, Event, Provider, ProviderConfig, TextDelta, Timeouts
+from kilocli.providers.base import (
+    ChatRequest,
+    Event,
+    Provider,
+    ProviderConfig,
+    TextDelta,
+    Timeouts,
+    ToolCallDelta,
+)
 from kilocli.providers.errors import ProviderFailure, ReadTimeout, StreamInterrupted
 from kilocli.providers.registry import make_provider, provider_model_id
 
@@ -178,22 +186,28 @@ def stream_with_fallback(
                 if _cancelled(cancel):
                     return
                 partial: list[str] = []
+                tool_pieces = 0  # tool-call deltas passed on: output as much as text is
                 failure: ProviderFailure | None = None
                 call = before_call(attempt) if before_call is not None else attempt
                 try:
                     for event in _events(provider, call.request, cancel, limits):
                         if isinstance(event, TextDelta):
                             partial.append(event.text)
+                        elif isinstance(event, ToolCallDelta):
+                            tool_pieces += 1
                         yield call, event
                     return
                 except ProviderFailure as exc:
                     failure = exc
                     if partial and not failure.partial_text:
                         failure.partial_text = "".join(partial)
-                if partial and not isinstance(failure, StreamInterrupted):
+                # once output was passed on, a retry or fallback would repeat it: stop here
+                if (partial or tool_pieces) and not isinstance(failure, StreamInterrupted):
+                    shown = f"{len(''.join(partial))} characters"
+                    if tool_pieces:
+                        shown += f" and {tool_pieces} tool-call pieces"
                     failure = StreamInterrupted(
-                        f"{failure.message} (after {len(''.join(partial))} characters); "
-                        "partial answer kept",
+                        f"{failure.message} (after {shown}); partial answer kept",
                         provider=failure.provider,
                         status=failure.status,
                         partial_text="".join(partial),
