@@ -18,14 +18,16 @@ from typing import Any
 ANTHROPIC_PARAMS = frozenset({"temperature", "top_p", "stop", "tools", "tool_choice", "user"})
 
 
-def _text(content: object) -> str:
+def content_text(content: object) -> str:
+    """The text of a message's content in either wire's shape: a string, or the text parts of a
+    list of parts/blocks (``type`` text, input_text, or none given)."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
         return "".join(
             str(part.get("text", ""))
             for part in content
-            if isinstance(part, dict) and part.get("type", "text") == "text"
+            if isinstance(part, dict) and part.get("type", "text") in ("text", "input_text")
         )
     return ""
 
@@ -59,11 +61,11 @@ def messages_to_anthropic(
         role = message.get("role")
         content = message.get("content")
         if role in ("system", "developer"):
-            if text := _text(content):
+            if text := content_text(content):
                 system.append(text)
         elif role == "assistant":
             blocks: list[dict[str, Any]] = []
-            if text := _text(content):
+            if text := content_text(content):
                 blocks.append({"type": "text", "text": text})
             for call in message.get("tool_calls") or ():
                 function = call.get("function") or {}
@@ -80,11 +82,11 @@ def messages_to_anthropic(
             block = {
                 "type": "tool_result",
                 "tool_use_id": message.get("tool_call_id") or "",
-                "content": _text(content),
+                "content": content_text(content),
             }
             add("user", [block])
         else:  # user (and anything unknown, read as the user speaking)
-            if text := _text(content):
+            if text := content_text(content):
                 add("user", [{"type": "text", "text": text}])
     return ("\n\n".join(system) or None), out
 

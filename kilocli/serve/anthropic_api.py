@@ -13,6 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from kilocli.providers.base import Event, Finished, TextDelta, ToolCallDelta
+from kilocli.providers.translate import content_text
 from kilocli.serve.request import ApiError, ServeRequest, common_fields
 
 if TYPE_CHECKING:
@@ -39,18 +40,6 @@ def _blocks(content: object, where: str) -> list[dict[str, Any]]:
     if isinstance(content, list) and all(isinstance(b, dict) for b in content):
         return content
     raise ApiError(400, f"{where}.content must be a string or an array of blocks", param=where)
-
-
-def _block_text(content: object) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            str(b.get("text", ""))
-            for b in content
-            if isinstance(b, dict) and b.get("type") == "text"
-        )
-    return ""
 
 
 def _convert_messages(raw: list[Any]) -> list[dict[str, Any]]:
@@ -87,7 +76,7 @@ def _convert_messages(raw: list[Any]) -> list[dict[str, Any]]:
                     {
                         "role": "tool",
                         "tool_call_id": str(b.get("tool_use_id", "")),
-                        "content": _block_text(b.get("content")),
+                        "content": content_text(b.get("content")),
                     }
                 )
         if text or not any(b.get("type") == "tool_result" for b in blocks):
@@ -105,7 +94,7 @@ def parse_messages_request(body: object) -> ServeRequest:
     if not any(m["role"] == "user" for m in messages):
         raise ApiError(400, "messages must hold at least one user message", param="messages")
     system = body.get("system")
-    system_text = _block_text(system)
+    system_text = content_text(system)
     if system_text:
         messages.insert(0, {"role": "system", "content": system_text})
     params: dict[str, Any] = {}

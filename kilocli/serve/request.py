@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kilocli.providers.translate import content_text
+
 # the model names that route; any other must be a catalogue id (pinned, no routing)
 TIER_ALIASES: dict[str, str | None] = {
     "kilo-auto": None,  # the tier kilo serve runs with (--tier, else config)
@@ -91,16 +93,7 @@ def common_fields(body: object) -> tuple[dict[str, Any], str, list[Any], bool]:
 
 def text_of(message: Mapping[str, Any]) -> str:
     """A message's text: a string, or the text parts of a content list."""
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            str(part.get("text", ""))
-            for part in content
-            if isinstance(part, dict) and part.get("type") in ("text", "input_text")
-        )
-    return ""
+    return content_text(message.get("content"))
 
 
 def resolve_model(
