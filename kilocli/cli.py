@@ -74,11 +74,11 @@ def _context(pool: Path | None = None, *, personal: bool = True):
 
 
 def _tier(name: str | None, default: str) -> str:
-    from kilocli.routing.pools import TIER_NAMES
+    from kilocli.routing.taxonomy import unknown_tier
 
     tier = name or default
-    if tier not in TIER_NAMES:
-        raise UsageError(f"--tier: unknown tier {tier!r}; choose one of {', '.join(TIER_NAMES)}")
+    if problem := unknown_tier(tier):
+        raise UsageError(f"--tier: {problem}")
     return tier
 
 
@@ -348,13 +348,13 @@ def ask(
     continuation = None
     if continue_last or session is not None:
         from kilocli.continuation import load_continuation
-        from kilocli.routing.pools import TIER_NAMES
+        from kilocli.routing.taxonomy import TIERS
         from kilocli.store import Store
 
         flag = "--continue" if continue_last else "--session"
         with Store(router.paths.database) as store:
             continuation = load_continuation(store, session or "last", flag)
-        if tier is None and continuation.tier in TIER_NAMES:
+        if tier is None and continuation.tier in TIERS:
             tier = continuation.tier  # the session keeps its tier unless --tier says otherwise
     tier_name = _tier(tier, settings.tier)
     text = attach_files(_gather_prompt(prompt, use_stdin=not no_stdin), file or [])
@@ -417,10 +417,10 @@ def models(
     as_json: Annotated[bool, typer.Option("--json", help="The catalogue as JSON.")] = False,
 ) -> None:
     """The model pool: prices, context windows, skills, tiers, and which models your keys reach."""
-    from kilocli.routing.pools import TIER_NAMES
+    from kilocli.routing.taxonomy import TIERS
 
     _, _, router = _context()
-    tiers = {name: router.tier(name) for name in TIER_NAMES}
+    tiers = {name: router.tier(name) for name in TIERS}
     if tier is not None:
         _tier(tier, tier)
         tiers = {tier: tiers[tier]}

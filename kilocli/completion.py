@@ -19,9 +19,9 @@ _EXPLICIT_SHELL_VAR = "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"
 
 
 def complete_tiers(incomplete: str) -> list[str]:
-    from kilocli.routing.pools import TIER_NAMES
+    from kilocli.routing.taxonomy import TIERS
 
-    return [t for t in TIER_NAMES if t.startswith(incomplete)]
+    return [t for t in TIERS if t.startswith(incomplete)]
 
 
 def complete_models(incomplete: str) -> list[str]:

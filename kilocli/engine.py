@@ -17,7 +17,6 @@ from kilocli.config import Paths
 from kilocli.routing.classifier import Classification
 from kilocli.routing.cost import count_tokens
 from kilocli.routing.pools import (
-    QUALITY_SHIFTS,
     Catalogue,
     TierPool,
     load_catalogue,
@@ -26,6 +25,7 @@ from kilocli.routing.pools import (
     with_bar_shift,
 )
 from kilocli.routing.router import Constraints, Decision, RouteRequest, route
+from kilocli.routing.taxonomy import QUALITY_SHIFTS
 
 if TYPE_CHECKING:
     from kilocli.providers.base import Event, Message, UsageReport
@@ -327,9 +327,9 @@ class Router:
 
     @staticmethod
     def _tier_names() -> tuple[str, ...]:
-        from kilocli.routing.pools import TIER_NAMES
+        from kilocli.routing.taxonomy import TIERS
 
-        return TIER_NAMES
+        return TIERS
 
     def decide_many(self, prompts: Sequence[str], *, tier: str, **kwargs: Any) -> list[Decision]:
         """Independent one-turn prompts, encoded in batches (kilo route --batch)."""

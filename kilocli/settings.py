@@ -14,13 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from kilocli.config import Paths, read_toml, write_toml
 from kilocli.errors import ConfigError
-from kilocli.routing.pools import QUALITY_SHIFTS, TIER_NAMES
+from kilocli.routing.taxonomy import (
+    DEFAULT_QUALITY,
+    DEFAULT_TIER,
+    QUALITY_SHIFTS,
+    unknown_tier,
+)
 
 if TYPE_CHECKING:
     from kilocli.providers.base import Timeouts
 
-DEFAULT_TIER = "auto-efficient"
-DEFAULT_QUALITY = "standard"
 DEFAULT_TIMEOUT_S = 120.0
 # the separate waits inside one call (kilocli.providers.base.Timeouts says what each bounds)
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
@@ -129,9 +132,7 @@ class _Field:
 
 
 def _check_tier(value: str) -> str | None:
-    if value not in TIER_NAMES:
-        return f"unknown tier {value!r}; choose one of {', '.join(TIER_NAMES)}"
-    return None
+    return unknown_tier(value)
 
 
 def _check_quality(value: str) -> str | None:

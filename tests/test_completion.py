@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from kilocli.config import get_paths
-from kilocli.routing.pools import TIER_NAMES, load_catalogue
+from kilocli.routing.pools import load_catalogue
+from kilocli.routing.taxonomy import TIERS
 from kilocli.store import Store
 
 
@@ -80,7 +81,7 @@ def test_install_writes_the_script_under_home(tmp_path):
 def test_tier_names_complete_without_loading_the_encoder():
     proc = _bash("kilo ask --tier ")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == list(TIER_NAMES)
+    assert proc.stdout.split() == list(TIERS)
     assert proc.stdout.split() != []
     _nothing_heavy(proc)
     assert _bash("kilo route -t bal").stdout.split() == ["balanced"]

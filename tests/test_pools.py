@@ -14,14 +14,13 @@ import pytest
 from kilocli.config import get_paths
 from kilocli.errors import PoolError, UsageError
 from kilocli.routing.pools import (
-    TIER_NAMES,
     Catalogue,
     builtin_pools_dir,
     load_catalogue,
     load_pool_file,
     load_tier,
 )
-from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
+from kilocli.routing.taxonomy import DIFFICULTIES, TASKS, TIERS
 
 REQUIRED_MODELS = (
     "claude-opus-4.5",
@@ -109,7 +108,7 @@ ops = 1
 def test_builtin_dir_is_the_repo_pools_folder():
     folder = builtin_pools_dir()
     assert (folder / "catalogue.toml").is_file()
-    assert {f"{name}.toml" for name in TIER_NAMES} <= {p.name for p in folder.glob("*.toml")}
+    assert {f"{name}.toml" for name in TIERS} <= {p.name for p in folder.glob("*.toml")}
 
 
 def test_builtin_catalogue_is_complete(catalogue):
@@ -212,7 +211,7 @@ def test_auto_efficient_never_picks_below_the_balanced_model_in_any_cell(catalog
 
 
 def test_builtin_tiers_load_and_follow_their_rules(catalogue):
-    tiers = {name: load_tier(name, catalogue) for name in TIER_NAMES}
+    tiers = {name: load_tier(name, catalogue) for name in TIERS}
     for name, tier in tiers.items():
         assert tier.name == name
         assert set(tier.bars) == set(DIFFICULTIES)
@@ -250,7 +249,7 @@ def test_unknown_tier_is_a_usage_error(catalogue):
     with pytest.raises(UsageError) as info:
         load_tier("cheap", catalogue)
     assert str(info.value) == (
-        'unknown tier "cheap" (valid tiers: frontier, balanced, free, auto-efficient)'
+        "unknown tier 'cheap'; choose one of frontier, balanced, free, auto-efficient"
     )
 
 

@@ -315,12 +315,12 @@ def run_chat(
 ) -> int:
     """`kilo chat [--resume ID|last] [--tier NAME] [--model ID]`; returns the exit code."""
     from kilocli import output
-    from kilocli.routing.pools import TIER_NAMES
+    from kilocli.routing.taxonomy import unknown_tier
 
     if not sys.stdin.isatty():
         raise UsageError("kilo chat needs a terminal on stdin; for piped input use kilo ask")
-    if tier is not None and tier not in TIER_NAMES:
-        raise UsageError(f"--tier: unknown tier {tier!r}; choose one of {', '.join(TIER_NAMES)}")
+    if tier is not None and (problem := unknown_tier(tier)):
+        raise UsageError(f"--tier: {problem}")
     session = build_session(
         paths,
         settings,

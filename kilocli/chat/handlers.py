@@ -12,7 +12,7 @@ from kilocli.chat.render import cost_table, help_table, saving_text, sessions_ta
 from kilocli.chat.session import ChatSession
 from kilocli.chat.slash import SlashCommand, SlashRegistry
 from kilocli.errors import UsageError
-from kilocli.routing.pools import TIER_NAMES
+from kilocli.routing.taxonomy import TIERS, unknown_tier
 from kilocli.terminal_text import terminal_safe
 
 Cmd = SlashCommand[ChatSession]
@@ -31,7 +31,7 @@ def _no_args(args: list[str], usage: str) -> None:
 
 # -- completers ----------------------------------------------------------------------------------
 def complete_tiers(s: ChatSession, before: list[str], word: str) -> Iterable[str]:
-    return [] if before else [t for t in TIER_NAMES if t.startswith(word)]
+    return [] if before else [t for t in TIERS if t.startswith(word)]
 
 
 def model_ids(s: ChatSession) -> list[str]:
@@ -86,11 +86,11 @@ def do_help(s: ChatSession, args: list[str]) -> None:
 
 def do_tier(s: ChatSession, args: list[str]) -> None:
     if not args:
-        s.note(f"tier: {s.route.tier} (choose: {', '.join(TIER_NAMES)})")
+        s.note(f"tier: {s.route.tier} (choose: {', '.join(TIERS)})")
         return
     name = _one_arg(args, "/tier NAME")
-    if name not in TIER_NAMES:
-        raise UsageError(f"/tier: unknown tier {name!r}; choose one of {', '.join(TIER_NAMES)}")
+    if problem := unknown_tier(name):
+        raise UsageError(f"/tier: {problem}")
     s.route.tier = name
     s.route.bump()
     s.note(f"tier: {name}")

@@ -21,8 +21,8 @@ from kilocli.chat.context import Conversation
 from kilocli.chat.render import CODE_THEME, AnswerStream, route_change, status_line
 from kilocli.chat.spend import Spend
 from kilocli.errors import KiloError, UsageError
-from kilocli.routing.pools import TIER_NAMES
 from kilocli.routing.router import Decision
+from kilocli.routing.taxonomy import TIERS
 from kilocli.stdin import check_prompt_size
 from kilocli.terminal_text import terminal_safe
 
@@ -400,7 +400,7 @@ class ChatSession:
         """Print a stored session's turns and continue with its context ('last' or an id prefix)."""
         record = self.store.session(self.store.resolve(ref, kind="chat") if ref == "last" else ref)
         self.session_id = record.id
-        if use_its_tier and record.tier in TIER_NAMES:
+        if use_its_tier and record.tier in TIERS:
             self.route.tier = record.tier
         self.err.print(Text(f"session {record.id} · {len(record.turns)} turns", style="bold"))
         for turn in record.turns:

@@ -210,14 +210,12 @@ def stats_command(
       kilo stats --what-if balanced      (what the same turns would have cost under balanced)
     """
     from kilocli import budget
-    from kilocli.routing.pools import TIER_NAMES
+    from kilocli.routing.taxonomy import unknown_tier
     from kilocli.settings import load_settings
     from kilocli.store import Store
 
-    if what_if is not None and what_if not in TIER_NAMES:
-        raise UsageError(
-            f"--what-if: unknown tier {what_if!r}; choose one of {', '.join(TIER_NAMES)}"
-        )
+    if what_if is not None and (problem := unknown_tier(what_if)):
+        raise UsageError(f"--what-if: {problem}")
     paths = get_paths()
     settings = load_settings(paths)
     start = parse_since(since, datetime.now(UTC)) if since else None

@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 
 from kilocli.config import Paths, get_paths
 from kilocli.errors import PoolError, UsageError
-from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
+from kilocli.routing.taxonomy import DIFFICULTIES, RULES, TASKS, unknown_tier
 
 
 @dataclass(frozen=True)
@@ -94,11 +94,6 @@ class TierPool:
     floor_tolerance: float | None = None
 
 
-TIER_NAMES: tuple[str, ...] = ("frontier", "balanced", "free", "auto-efficient")
-# The `quality` setting: how far the bars of a cheapest-adequate tier move, in logits. "standard"
-# keeps the calibrated bars (docs/pools.md); each step up asks more skill of every cell.
-QUALITY_SHIFTS: dict[str, float] = {"standard": 0.0, "high": 1.0, "max": 2.0}
-RULES: tuple[str, ...] = ("ordered", "cheapest_adequate")
 STATUSES: tuple[str, ...] = ("active", "deprecated")
 CATALOGUE_FILE = "catalogue.toml"
 
@@ -201,8 +196,8 @@ def load_catalogue(paths: Paths | None = None, extra_files: Sequence[Path] = ())
 def load_tier(name: str, catalogue: Catalogue, paths: Paths | None = None) -> TierPool:
     """The built-in tier file, with the user's <config>/pools/<name>.toml merged over it
     (top-level keys replace, [bars] and [expected_output_tokens] merge per key)."""
-    if name not in TIER_NAMES:
-        raise UsageError(f'unknown tier "{name}" (valid tiers: {", ".join(TIER_NAMES)})')
+    if problem := unknown_tier(name):
+        raise UsageError(problem)
     paths = paths or get_paths()
     builtin = builtin_pools_dir() / f"{name}.toml"
     merged = _check_tier(_File(builtin, builtin=True), _read(builtin), catalogue, partial=False)
@@ -744,10 +739,7 @@ def _tier_pool(data: dict[str, Any], source: Path) -> TierPool:
 
 __all__ = [
     "CATALOGUE_FILE",
-    "QUALITY_SHIFTS",
-    "RULES",
     "STATUSES",
-    "TIER_NAMES",
     "Catalogue",
     "ModelSpec",
     "Price",

@@ -29,12 +29,10 @@ from typing import TYPE_CHECKING, Any
 from kilocli.errors import PoolError, UsageError
 from kilocli.routing.cost import estimate_cost, format_usd, resolve_price
 from kilocli.routing.pools import Catalogue, ModelSpec, TierPool
+from kilocli.routing.taxonomy import CHEAPEST_ADEQUATE, ORDERED
 
 if TYPE_CHECKING:  # the classifier module imports numpy: not needed to route
     from kilocli.routing.classifier import Classification
-
-CHEAPEST_ADEQUATE = "cheapest_adequate"
-ORDERED = "ordered"
 
 
 class NoCandidate(UsageError):
