@@ -75,7 +75,8 @@ def _preset(preset: Preset, env: Mapping[str, str]) -> ProviderConfig:
         base_url = ollama_base_url(moved)
     else:
         base_url = moved or preset.base_url
-    new_name = preset.new_max_tokens_host is not None and preset.new_max_tokens_host in base_url
+    host = preset.new_max_tokens_host
+    takes_new_name = host is not None and host in base_url
     return ProviderConfig(
         name=preset.name,
         kind=preset.kind,
@@ -84,7 +85,7 @@ def _preset(preset: Preset, env: Mapping[str, str]) -> ProviderConfig:
         headers=dict(preset.headers),
         extra_body=copy.deepcopy(dict(preset.extra_body)),
         zero_price=preset.free,
-        max_tokens_field="max_completion_tokens" if new_name else "max_tokens",
+        max_tokens_field="max_completion_tokens" if takes_new_name else "max_tokens",
     )
 
 
