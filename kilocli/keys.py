@@ -15,10 +15,13 @@ from pathlib import Path
 from kilocli import output
 from kilocli.config import Paths, read_toml, write_toml
 from kilocli.errors import ConfigError, UsageError
-from kilocli.settings import BUILTIN_PROVIDERS, Settings, load_settings
+from kilocli.providers.presets import BY_NAME, LISTED_ORDER
+from kilocli.settings import Settings, load_settings
 
 # provider -> env var of its key, for the built-in providers that need one
-PROVIDER_ENV: dict[str, str] = {name: var for name, var in BUILTIN_PROVIDERS.items() if var}
+PROVIDER_ENV: dict[str, str] = {
+    name: var for name in LISTED_ORDER if (var := BY_NAME[name].key_env)
+}
 
 _HEADER = "# kilocli API keys. Keep this file private (mode 0600); never commit it.\n"
 _KNOWN_PREFIX = re.compile(r"^(sk-(?:or-v1-|ant-(?:api\d+-)?|proj-)?)")

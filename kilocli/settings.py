@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from kilocli.config import Paths, read_toml, write_toml
 from kilocli.errors import ConfigError
+from kilocli.providers.presets import BY_NAME, LISTED_ORDER
+from kilocli.providers.registry import entry_problem, kind_problem
 from kilocli.routing.taxonomy import (
     DEFAULT_QUALITY,
     DEFAULT_TIER,
@@ -30,13 +32,9 @@ DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_FIRST_BYTE_TIMEOUT_S = 60.0
 DEFAULT_IDLE_TIMEOUT_S = 30.0
 
-# provider -> env var of its key (None: needs no key); custom providers declare key_env in config.
-BUILTIN_PROVIDERS: dict[str, str | None] = {
-    "openrouter": "OPENROUTER_API_KEY",
-    "openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "ollama": None,
-}
+# built-in provider -> env var of its key (None: needs no key), in the order they are listed;
+# custom providers declare key_env in config
+BUILTIN_PROVIDERS: dict[str, str | None] = {name: BY_NAME[name].key_env for name in LISTED_ORDER}
 
 _PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -124,15 +122,10 @@ def _provider_table(provider: ProviderSettings) -> dict[str, Any]:
 
 
 # -- schema -------------------------------------------------------------------------------------
-# kind: "str" | "opt_str" | "opt_float" | "str_list" | "bool" | "str_table"
 @dataclass(frozen=True)
 class _Field:
-    kind: str
+    kind: str  # a key of _TYPES
     check: Callable[[Any], str | None] | None = None  # returns a problem, or None when fine
-
-
-def _check_tier(value: str) -> str | None:
-    return unknown_tier(value)
 
 
 def _check_quality(value: str) -> str | None:
@@ -164,11 +157,6 @@ def _check_url(value: str) -> str | None:
     return None
 
 
-def _check_kind(value: str) -> str | None:
-    kinds = ("openai", "anthropic")
-    return None if value in kinds else f"expected one of {', '.join(kinds)}, got {value!r}"
-
-
 def _check_field_name(value: str) -> str | None:
     return None if value.strip() else "must not be empty"
 
@@ -180,7 +168,7 @@ def _check_env(value: str) -> str | None:
 
 
 _TOP: dict[str, _Field] = {
-    "tier": _Field("str", _check_tier),
+    "tier": _Field("str", unknown_tier),
     "quality": _Field("str", _check_quality),
     "exclude": _Field("str_list", _check_ids),
     "max_cost_usd": _Field("opt_float", _check_cost),
@@ -200,7 +188,7 @@ _PROVIDER: dict[str, _Field] = {
     "enabled": _Field("bool"),
     "base_url": _Field("opt_str", _check_url),
     "key_env": _Field("opt_str", _check_env),
-    "kind": _Field("opt_str", _check_kind),
+    "kind": _Field("opt_str", kind_problem),
     "free": _Field("bool"),
     "max_tokens_field": _Field("opt_str", _check_field_name),
     "headers": _Field("str_table"),
@@ -216,13 +204,20 @@ VALID_KEYS: tuple[str, ...] = (
     "providers.NAME.models.MODEL_ID",
 )
 
-_EXPECTED = {
-    "str": "a string",
-    "opt_str": "a string",
-    "opt_float": "a number",
-    "str_list": "a list of strings",
-    "bool": "true or false",
-    "str_table": "a table of strings",
+# kind -> (what the file should hold, the check of a TOML value)
+_TYPES: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "str": ("a string", lambda v: isinstance(v, str)),
+    "opt_str": ("a string", lambda v: isinstance(v, str)),
+    "opt_float": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+    "str_list": (
+        "a list of strings",
+        lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v),
+    ),
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "str_table": (
+        "a table of strings",
+        lambda v: isinstance(v, dict) and all(isinstance(i, str) for i in v.values()),
+    ),
 }
 
 
@@ -242,23 +237,10 @@ def _toml_type(value: object) -> str:
     return type(value).__name__
 
 
-def _type_ok(kind: str, value: object) -> bool:
-    if kind in ("str", "opt_str"):
-        return isinstance(value, str)
-    if kind == "opt_float":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind == "str_list":
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    if kind == "bool":
-        return isinstance(value, bool)
-    if kind == "str_table":
-        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
-    raise AssertionError(kind)
-
-
 def _field_value(spec: _Field, value: object, key: str, where: Callable[[str], str]) -> Any:
-    if not _type_ok(spec.kind, value):
-        raise ConfigError(f"{where(key)}: expected {_EXPECTED[spec.kind]}, got {_toml_type(value)}")
+    expected, type_ok = _TYPES[spec.kind]
+    if not type_ok(value):
+        raise ConfigError(f"{where(key)}: expected {expected}, got {_toml_type(value)}")
     if spec.kind == "opt_float":
         value = float(value)  # type: ignore[arg-type]
     if spec.check is not None:
@@ -313,11 +295,11 @@ def _validate_provider(name: str, table: object, where: Callable[[str], str]) ->
         if sub not in _PROVIDER:
             raise _unknown(f"{key}.{sub}", list(_PROVIDER), where)
         setattr(provider, sub, _field_value(_PROVIDER[sub], value, f"{key}.{sub}", where))
-    if name not in BUILTIN_PROVIDERS and not provider.base_url:
-        raise ConfigError(
-            f"{where(key)}: a custom provider needs base_url "
-            f"(kilo config set {key}.base_url https://host/v1)"
-        )
+    # meaning (a custom provider needs base_url, a preset's kind is fixed): the registry's rules
+    problem = entry_problem(name, _provider_table(provider))
+    if problem is not None:
+        sub, text = problem
+        raise ConfigError(f"{where(f'{key}.{sub}' if sub else key)}: {text}")
     return provider
 
 
@@ -456,16 +438,10 @@ def effective_dict(settings: Settings) -> dict[str, Any]:
     return data
 
 
+# optional top-level keys: those whose default is "not set"
+_OPTIONAL = tuple(key for key in _TOP if getattr(Settings(), key) is None)
+
+
 def unset_keys(settings: Settings) -> list[str]:
     """Optional top-level keys with no value (shown as comments by ``kilo config show``)."""
     return [k for k in _OPTIONAL if getattr(settings, k) is None]
-
-
-_OPTIONAL = (
-    "max_cost_usd",
-    "budget_session_usd",
-    "budget_daily_usd",
-    "budget_monthly_usd",
-    "system_prompt",
-    "encoder_model_path",
-)

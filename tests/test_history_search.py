@@ -21,8 +21,8 @@ from kilocli.errors import UsageError
 from kilocli.search_query import fts_query, split_highlights
 from kilocli.store import Store
 
-# The schema as the first store wrote it (kilocli/store.py before full-text search, migration 1),
-# copied verbatim so that this test keeps meaning "a database made before the change".
+# The schema as the first store wrote it (kilocli/store/schema.py before full-text search,
+# migration 1), copied verbatim so that this test keeps meaning "a database made before the change".
 OLD_SCHEMA = (
     """CREATE TABLE sessions (
         id TEXT PRIMARY KEY, kind TEXT NOT NULL, tier TEXT NOT NULL, title TEXT,

@@ -245,6 +245,10 @@ def test_providers_as_dicts_feeds_the_provider_registry(paths: Paths) -> None:
         ("[chat]\ncolour = true", "key 'chat.colour': unknown key (valid: history, vi_mode)"),
         ("[providers.lab]\nkey_env = 'X'", "key 'providers.lab': a custom provider needs base_url"),
         ("[providers.lab]\nbase_url = 'ftp://x'", "key 'providers.lab.base_url': expected an http"),
+        (
+            "[providers.openai]\nkind = 'anthropic'",
+            "key 'providers.openai.kind': the openai preset's kind is fixed",
+        ),
         ("provider_order = ['nope']", "key 'provider_order': unknown provider 'nope' (known: "),
         ('[providers."Bad Name"]\nenabled = true', "key 'providers.Bad Name': provider names use"),
     ],

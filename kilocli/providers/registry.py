@@ -26,12 +26,14 @@ This module does no I/O and imports no HTTP code until ``make_provider`` is call
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from kilocli.errors import ConfigError
 from kilocli.providers.base import Provider, ProviderConfig, Timeouts
+from kilocli.providers.presets import BY_NAME, KINDS, PRESET_ORDER, PRESETS, Preset
 
 if TYPE_CHECKING:
     import httpx
@@ -39,29 +41,17 @@ if TYPE_CHECKING:
     from kilocli.routing.pools import Catalogue, ModelSpec
 
 __all__ = [
+    "KINDS",
     "PRESET_ORDER",
     "ProviderConfig",
     "configured_providers",
+    "entry_problem",
+    "kind_problem",
     "make_provider",
     "ollama_base_url",
     "provider_model_id",
     "reachable_models",
 ]
-
-PRESET_ORDER: tuple[str, ...] = ("openrouter", "anthropic", "openai", "ollama")
-KINDS: tuple[str, ...] = ("openai", "anthropic")
-
-OPENROUTER_URL = "https://openrouter.ai/api/v1"
-ANTHROPIC_URL = "https://api.anthropic.com"
-OPENAI_URL = "https://api.openai.com/v1"
-OLLAMA_URL = "http://127.0.0.1:11434/v1"
-# OpenRouter app attribution: the URL identifies the app, the title names it (X-Title is the
-# older spelling, still read)
-ATTRIBUTION_HEADERS = {
-    "HTTP-Referer": "https://github.com/kilocli/kilocli",
-    "X-OpenRouter-Title": "kilocli",
-    "X-Title": "kilocli",
-}
 
 _ENTRY_KEYS = frozenset(
     {
@@ -78,45 +68,25 @@ _ENTRY_KEYS = frozenset(
 )
 
 
-def _preset(name: str, env: Mapping[str, str]) -> ProviderConfig:
-    if name == "openrouter":
-        return ProviderConfig(
-            name="openrouter",
-            kind="openai",
-            base_url=OPENROUTER_URL,
-            key_env="OPENROUTER_API_KEY",
-            headers=dict(ATTRIBUTION_HEADERS),
-            # usage accounting (cost, cache counts); OpenRouter now always sends it, older
-            # deployments need the flag
-            extra_body={"usage": {"include": True}},
-        )
-    if name == "anthropic":
-        return ProviderConfig(
-            name="anthropic",
-            kind="anthropic",
-            base_url=env.get("ANTHROPIC_BASE_URL") or ANTHROPIC_URL,
-            key_env="ANTHROPIC_API_KEY",
-        )
-    if name == "openai":
-        base = env.get("OPENAI_BASE_URL") or OPENAI_URL
-        return ProviderConfig(
-            name="openai",
-            kind="openai",
-            base_url=base,
-            key_env="OPENAI_API_KEY",
-            # OpenAI's reasoning models refuse max_tokens; other servers may not know the new name
-            max_tokens_field="max_completion_tokens" if "api.openai.com" in base else "max_tokens",
-        )
-    if name == "ollama":
-        host = env.get("OLLAMA_HOST")
-        return ProviderConfig(
-            name="ollama",
-            kind="openai",
-            base_url=ollama_base_url(host) if host else OLLAMA_URL,
-            key_env=None,
-            zero_price=True,
-        )
-    raise KeyError(name)
+def _preset(preset: Preset, env: Mapping[str, str]) -> ProviderConfig:
+    """The ProviderConfig of a built-in, its endpoint moved by its variable when that is set."""
+    moved = env.get(preset.url_env) if preset.url_env else None
+    if moved and preset.url_env_is_host:
+        base_url = ollama_base_url(moved)
+    else:
+        base_url = moved or preset.base_url
+    host = preset.new_max_tokens_host
+    takes_new_name = host is not None and host in base_url
+    return ProviderConfig(
+        name=preset.name,
+        kind=preset.kind,
+        base_url=base_url,
+        key_env=preset.key_env,
+        headers=dict(preset.headers),
+        extra_body=copy.deepcopy(dict(preset.extra_body)),
+        zero_price=preset.free,
+        max_tokens_field="max_completion_tokens" if takes_new_name else "max_tokens",
+    )
 
 
 def ollama_base_url(host: str) -> str:
@@ -140,6 +110,28 @@ def ollama_base_url(host: str) -> str:
     return f"{url}/{path}/v1" if path else f"{url}/v1"
 
 
+def kind_problem(kind: str) -> str | None:
+    """A wire format this kilocli does not speak, or None."""
+    return None if kind in KINDS else f"expected one of {', '.join(KINDS)}, got {kind!r}"
+
+
+def entry_problem(name: str, entry: Mapping[str, Any]) -> tuple[str, str] | None:
+    """What a well-typed ``[providers.NAME]`` table gets wrong in meaning, as (the key at fault,
+    "" for the table itself; the problem), or None. settings checks types and known keys first."""
+    preset = BY_NAME.get(name)
+    kind = entry.get("kind")
+    if kind is not None:
+        problem = kind_problem(kind)
+        if problem:
+            return "kind", problem
+        if preset is not None and kind != preset.kind:
+            return "kind", f"the {name} preset's kind is fixed"
+    if preset is None and not entry.get("base_url"):
+        example = f"kilo config set providers.{name}.base_url https://host/v1"
+        return "", f"a custom provider needs base_url ({example})"
+    return None
+
+
 def _check_entry(name: str, entry: object, source: str) -> dict[str, Any]:
     where = f"{source}: [providers.{name}]"
     if not isinstance(entry, dict):
@@ -149,9 +141,6 @@ def _check_entry(name: str, entry: object, source: str) -> dict[str, Any]:
         allowed = ", ".join(sorted(_ENTRY_KEYS))
         raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {allowed})")
     entry = {k: v for k, v in entry.items() if v is not None}  # None: "not set"
-    kind = entry.get("kind", "openai")
-    if kind not in KINDS:
-        raise ConfigError(f"{where}: kind must be one of {', '.join(KINDS)}, not {kind!r}")
     base_url = entry.get("base_url")
     if base_url is not None and (
         not isinstance(base_url, str) or not base_url.startswith(("http://", "https://"))
@@ -169,6 +158,10 @@ def _check_entry(name: str, entry: object, source: str) -> dict[str, Any]:
             isinstance(k, str) and isinstance(v, str) for k, v in table.items()
         ):
             raise ConfigError(f'{where}: {key} must be a table of strings, e.g. {{ "a" = "b" }}')
+    problem = entry_problem(name, entry)
+    if problem is not None:
+        key, text = problem
+        raise ConfigError(f"{where}{'.' + key if key else ''}: {text}")
     return entry
 
 
@@ -213,8 +206,6 @@ def configured_providers(
     for name, entry in checked.items():
         if name in PRESET_ORDER:
             continue  # applied below, in preset order
-        if "base_url" not in entry:
-            raise ConfigError(f"{source}: [providers.{name}]: base_url is required")
         if entry.get("enabled") is False:
             continue
         key_env = entry.get("key_env")
@@ -227,17 +218,15 @@ def configured_providers(
         custom.append(_apply(base, entry, key))
 
     presets: list[ProviderConfig] = []
-    for name in PRESET_ORDER:
-        entry = checked.get(name, {})
-        preset = _preset(name, env)
-        if entry.get("kind", preset.kind) != preset.kind:
-            raise ConfigError(f"{source}: [providers.{name}]: the {name} preset's kind is fixed")
+    for row in PRESETS:
+        entry = checked.get(row.name, {})
+        preset = _preset(row, env)
         key = find_key(entry.get("key_env", preset.key_env))
         if entry.get("enabled") is False:
             continue
-        if name == "ollama":
+        if row.key_env is None:
             # local and keyless: on once the user points at a server or gives it a table
-            if not (env.get("OLLAMA_HOST") or name in checked):
+            if not ((row.url_env and env.get(row.url_env)) or row.name in checked):
                 continue
         elif not key:
             continue
