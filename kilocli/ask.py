@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from kilocli import output
 from kilocli.chat.context import Conversation
-from kilocli.engine import Engine, Router, TurnOutcome
 from kilocli.errors import UsageError
 from kilocli.render import summary_line
 from kilocli.routing.cost import format_usd
@@ -24,7 +23,9 @@ from kilocli.stdin import check_prompt_size, decode_text
 from kilocli.terminal_text import terminal_safe
 
 if TYPE_CHECKING:
+    from kilocli.app import App
     from kilocli.continuation import Continuation
+    from kilocli.engine import Router, TurnOutcome
 
 MAX_FILE_BYTES = 256 * 1024
 
@@ -162,6 +163,7 @@ def _fit_window(
 
 
 def run_ask(
+    kilo: App,
     router: Router,
     *,
     prompt: str,
@@ -180,9 +182,7 @@ def run_ask(
 ) -> int:
     """``up``: route as usual, then take the next stronger model (kilo ask --up); the request is
     recorded as a correction (one level harder than it was classified)."""
-    from kilocli.store import Store
-
-    system = system if system is not None else router.settings.system_prompt
+    system = system if system is not None else kilo.settings.system_prompt
     conversation = continuation.conversation if continuation else Conversation()
     current_model = continuation.current_model if continuation else None
     if continuation is not None:
@@ -216,8 +216,8 @@ def run_ask(
             decision = stronger
             output.note(f"--up: {decision.reason}")
     output.stderr().print(summary_line(decision), markup=False, highlight=False, style="dim")
-    store = Store(router.paths.database)
-    engine = Engine(router.paths, router.settings, store=store, router=router, transport=transport)
+    store = kilo.store()
+    engine = kilo.engine(store, transport=transport)
     if continuation is not None:
         session_id = continuation.session_id
     else:

@@ -61,16 +61,12 @@ NoPersonalOpt = Annotated[
 
 
 def _context(pool: Path | None = None, *, personal: bool = True):
-    from kilocli.config import get_paths
-    from kilocli.engine import Router
-    from kilocli.settings import load_settings
+    from kilocli.app import App
 
-    paths = get_paths()
-    settings = load_settings(paths)
+    app = App.load(on_note=output.note)
     if pool is not None and not pool.is_file():
         raise UsageError(f"--pool: no such file: {pool}")
-    router = Router(paths, settings, on_note=output.note, pool_file=pool, personal=personal)
-    return paths, settings, router
+    return app, app.router(pool_file=pool, personal=personal)
 
 
 def _tier(name: str | None, default: str) -> str:
@@ -155,10 +151,10 @@ def route(
         label = parse_label([teach], "--teach")
         if batch is not None:
             raise UsageError("--teach: labels one prompt; it cannot be used with --batch")
-    _, settings, router = _context(pool, personal=not no_personal)
-    tier_name = _tier(tier, settings.tier)
+    kilo, router = _context(pool, personal=not no_personal)
+    tier_name = _tier(tier, kilo.settings.tier)
     if label is not None:
-        _teach(router, _gather_prompt(prompt, use_stdin=not no_stdin), label, tier_name)
+        _teach(kilo, router, _gather_prompt(prompt, use_stdin=not no_stdin), label, tier_name)
         return
     if batch is None and as_json and not prompt and not no_stdin:
         from kilocli.stdin import read_piped_stdin
@@ -184,13 +180,12 @@ def route(
         output.stdout().print(summary_line(decision), markup=False)
 
 
-def _teach(router, text: str, label: tuple[str, str], tier: str) -> None:
+def _teach(kilo, router, text: str, label: tuple[str, str], tier: str) -> None:
     """Record the user's label for ``text`` and say how it routes now."""
     from kilocli.render import summary_line
-    from kilocli.store import Store
 
     before = router.decide([text], tier=tier)
-    with Store(router.paths.database) as store:
+    with kilo.store() as store:
         cid = store.add_correction(text, *label, "teach", routed=before.to_json())
     router.refresh_personal()
     after = router.decide([text], tier=tier)
@@ -344,21 +339,21 @@ def ask(
         raise UsageError("--continue and --session: give one (--continue is the last session)")
     if up and model is not None:
         raise UsageError("--up: escalates a routed model; it cannot be used with --model")
-    _, settings, router = _context(pool, personal=not no_personal)
+    kilo, router = _context(pool, personal=not no_personal)
     continuation = None
     if continue_last or session is not None:
         from kilocli.continuation import load_continuation
         from kilocli.routing.taxonomy import TIERS
-        from kilocli.store import Store
 
         flag = "--continue" if continue_last else "--session"
-        with Store(router.paths.database) as store:
+        with kilo.store() as store:
             continuation = load_continuation(store, session or "last", flag)
         if tier is None and continuation.tier in TIERS:
             tier = continuation.tier  # the session keeps its tier unless --tier says otherwise
-    tier_name = _tier(tier, settings.tier)
+    tier_name = _tier(tier, kilo.settings.tier)
     text = attach_files(_gather_prompt(prompt, use_stdin=not no_stdin), file or [])
     code = run_ask(
+        kilo,
         router,
         prompt=text,
         tier=tier_name,
@@ -397,16 +392,14 @@ def chat(
     no_personal: NoPersonalOpt = False,
 ) -> None:
     """The routed REPL: every turn goes to the cheapest adequate model; /help lists the commands."""
+    from kilocli.app import App
     from kilocli.chat.app import run_chat
-    from kilocli.config import get_paths
-    from kilocli.settings import load_settings
 
-    paths = get_paths()
-    settings = load_settings(paths)
+    kilo = App.load()
     if tier is not None:
         _tier(tier, tier)
     raise typer.Exit(
-        run_chat(paths, settings, tier=tier, resume=resume, model=model, personal=not no_personal)
+        run_chat(kilo, tier=tier, resume=resume, model=model, personal=not no_personal)
     )
 
 
@@ -419,8 +412,8 @@ def models(
     """The model pool: prices, context windows, skills, tiers, and which models your keys reach."""
     from kilocli.routing.taxonomy import TIERS
 
-    _, _, router = _context()
-    tiers = {name: router.tier(name) for name in TIERS}
+    kilo, router = _context()
+    tiers = {name: kilo.tier(name) for name in TIERS}
     if tier is not None:
         _tier(tier, tier)
         tiers = {tier: tiers[tier]}
@@ -510,10 +503,10 @@ def serve(
     from kilocli.serve.server import run_serve
 
     token = resolve_token(host, token_env, os.environ)
-    _, settings, router = _context()
-    tier_name = _tier(tier, settings.tier)
+    kilo, router = _context()
+    tier_name = _tier(tier, kilo.settings.tier)
     raise typer.Exit(
-        run_serve(router, host=host, port=port, tier=tier_name, token=token, grace=grace)
+        run_serve(kilo, router, host=host, port=port, tier=tier_name, token=token, grace=grace)
     )
 
 
@@ -521,12 +514,11 @@ def serve(
 @app.command()
 def setup() -> None:
     """Prepare the fast encoder once (ONNX export checked against the reference) and centroids."""
-    from kilocli.config import get_paths
+    from kilocli.app import App
     from kilocli.routing.encoder import setup_encoder
-    from kilocli.settings import load_settings
 
-    paths = get_paths()
-    settings = load_settings(paths)
+    kilo = App.load(on_note=output.note)
+    paths, settings = kilo.paths, kilo.settings
     model_path = (
         Path(settings.encoder_model_path).expanduser() if settings.encoder_model_path else None
     )
@@ -536,9 +528,7 @@ def setup() -> None:
         output.stderr().print(f"encoder ready: {report}", markup=False)
     else:
         output.warn(f"the ONNX export failed its check; using the reference encoder: {report}")
-    from kilocli.engine import Router
-
-    Router(paths, settings, on_note=output.note).warm()
+    kilo.router().warm()
     output.stderr().print("centroids ready", markup=False)
 
 

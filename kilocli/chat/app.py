@@ -39,8 +39,7 @@ from kilocli.routing.router import Decision
 from kilocli.signals import termination_unwinds
 
 if TYPE_CHECKING:
-    from kilocli.config import Paths
-    from kilocli.settings import Settings
+    from kilocli.app import App
 
 PROMPT = "kilo› "
 STYLE = Style.from_dict(
@@ -304,8 +303,7 @@ def _key_bindings() -> KeyBindings:
 
 # -- entry point ---------------------------------------------------------------------------------
 def run_chat(
-    paths: Paths,
-    settings: Settings,
+    kilo: App,
     *,
     tier: str | None,
     resume: str | None,
@@ -321,9 +319,9 @@ def run_chat(
         raise UsageError("kilo chat needs a terminal on stdin; for piped input use kilo ask")
     if tier is not None and (problem := unknown_tier(tier)):
         raise UsageError(f"--tier: {problem}")
+    paths, settings = kilo.paths, kilo.settings
     session = build_session(
-        paths,
-        settings,
+        kilo,
         tier=tier or settings.tier,
         model=model,
         transport=transport,
@@ -350,8 +348,7 @@ def run_chat(
 
 
 def build_session(
-    paths: Paths,
-    settings: Settings,
+    kilo: App,
     *,
     tier: str,
     model: str | None,
@@ -361,17 +358,13 @@ def build_session(
     cwd: Path | None = None,
     personal: bool = True,
 ) -> ChatSession:
-    from kilocli.store import Store
-
     holder: dict[str, ChatSession] = {}
 
     def note(message: str) -> None:  # router notes arrive on the loader thread: show them later
         holder["s"].notes.append(message)
 
     def build() -> Any:
-        from kilocli.engine import Router
-
-        router = Router(paths, settings, on_note=note, personal=personal)
+        router = kilo.router(on_note=note, personal=personal)
         if model is not None and model not in router.catalogue.models:
             holder["s"].route.pin = None
             note(
@@ -381,14 +374,12 @@ def build_session(
         return router
 
     def make_engine(router: Any) -> Any:
-        from kilocli.engine import Engine
+        return kilo.engine(store, transport=transport)
 
-        return Engine(paths, settings, store=store, router=router, transport=transport)
-
-    store = Store(paths.database)
+    store = kilo.store()
     session = ChatSession(
-        paths,
-        settings,
+        kilo.paths,
+        kilo.settings,
         loader=Loader(build),
         make_engine=make_engine,
         store=store,

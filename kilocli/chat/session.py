@@ -283,7 +283,7 @@ class ChatSession:
             kept = f"; kept {len(outcome.answer):,} characters" if outcome.answer else ""
             self.err.print(Text(f"incomplete: {outcome.error}{kept}", style="yellow"))
         if outcome.status == "ok" or _has_usage(outcome):
-            self.spend.add(outcome.model, outcome.cost_usd, self.frontier_cost(outcome))
+            self.spend.add(outcome.model, outcome.cost_usd, outcome.frontier_cost_usd)
             self.err.print(status_line(outcome, self.spend))
         # a failed call leaves the session's model as it was: nothing was cached on the new one
         model = outcome.model if (outcome.answer or outcome.status == "ok") else self.current_model
@@ -322,27 +322,6 @@ class ChatSession:
                 spec, turn.input_tokens or 0, turn.output_tokens or 0, turn.cached_input_tokens or 0
             )
             self.spend.add_frontier(turn.model, turn.cost_usd, cost)
-
-    def frontier_cost(self, outcome: Any) -> float | None:
-        """What the frontier tier's model would have charged for the same tokens."""
-        from kilocli.routing.cost import usage_cost
-
-        d: Decision = outcome.decision
-        router = self.router(wait=False)
-        if router is None or not d.frontier_model or not _has_usage(outcome):
-            return None
-        spec = router.catalogue.models.get(d.frontier_model)
-        if spec is None:
-            return None
-        # the frontier model would have had the same prompt, cache hits included
-        return usage_cost(
-            spec,
-            outcome.input_tokens,
-            outcome.output_tokens,
-            outcome.cached_input_tokens,
-            outcome.reasoning_tokens,
-            cache_write_tokens=outcome.cache_write_tokens,
-        )
 
     def retry(self, *, up: bool) -> None:
         if self.last is None:

@@ -242,12 +242,10 @@ def stats_command(
 
 def _replay(turns: list[TurnRecord], tier: str) -> WhatIf:
     from kilocli import output
-    from kilocli.engine import Router
-    from kilocli.settings import load_settings
+    from kilocli.app import App
     from kilocli.whatif import replay
 
-    paths = get_paths()
-    router = Router(paths, load_settings(paths), on_note=output.note)
+    router = App.load(on_note=output.note).router()
     return replay(
         turns,
         tier,
