@@ -13,8 +13,8 @@ import typer
 from click.testing import Result
 from typer.testing import CliRunner
 
-from kilocli.commands import auth, config_cmd, sessions, stats
-from kilocli.commands.stats import parse_since
+from kilocli.cli import auth, config, sessions, stats
+from kilocli.cli.stats import parse_since
 from kilocli.config import Paths, get_paths
 from kilocli.errors import ConfigError, UsageError
 from kilocli.store import Store
@@ -38,10 +38,8 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[Invoke]:
         monkeypatch.delenv(var, raising=False)
     time.tzset()
     app = typer.Typer()
-    app.add_typer(auth.app, name="auth")
-    app.add_typer(config_cmd.app, name="config")
-    app.add_typer(sessions.app, name="sessions")
-    app.registered_commands.extend(stats.app.registered_commands)
+    for command in (auth, config, sessions, stats):
+        command.register(app)
 
     def invoke(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
         return CliRunner().invoke(app, list(args), input=input, env=env)

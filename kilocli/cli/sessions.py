@@ -10,11 +10,11 @@ import typer
 from rich.text import Text
 
 from kilocli import output
-from kilocli.commands import emit_json, local_time, print_table, table, usd, usd_with_unpriced
 from kilocli.completion import complete_session_ids
 from kilocli.config import atomic_write, get_paths
 from kilocli.errors import UsageError
 from kilocli.terminal_text import terminal_safe
+from kilocli.ui.tables import emit_json, local_time, print_table, table, usd, usd_with_unpriced
 
 if TYPE_CHECKING:
     from kilocli.store import SessionRecord, Store, TurnRecord
@@ -23,6 +23,11 @@ app = typer.Typer(
     help="Transcripts: list, show, search, export, rm. IDs accept 'last' and unique prefixes.",
     no_args_is_help=True,
 )
+
+
+def register(cli: typer.Typer) -> None:
+    cli.add_typer(app, name="sessions", help="Transcripts: list, show, search, export, rm.")
+
 
 IdArg = Annotated[
     str,

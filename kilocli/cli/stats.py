@@ -10,7 +10,10 @@ import typer
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from kilocli.commands import (
+from kilocli.completion import complete_tiers
+from kilocli.config import get_paths
+from kilocli.errors import UsageError
+from kilocli.ui.tables import (
     bar,
     emit_json,
     local_time,
@@ -19,16 +22,16 @@ from kilocli.commands import (
     usd,
     usd_with_unpriced,
 )
-from kilocli.completion import complete_tiers
-from kilocli.config import get_paths
-from kilocli.errors import UsageError
 
 if TYPE_CHECKING:
     from kilocli.budget import BudgetUse
     from kilocli.store import Stats, TurnRecord
     from kilocli.whatif import WhatIf
 
-app = typer.Typer()
+
+def register(cli: typer.Typer) -> None:
+    cli.command("stats")(stats_command)
+
 
 MAX_DAYS_SHOWN = 31
 _RELATIVE = re.compile(r"^(\d+)\s*([hdw])$")
@@ -181,7 +184,6 @@ def render(
     return Group(*parts)
 
 
-@app.command("stats")
 def stats_command(
     since: Annotated[
         str | None,

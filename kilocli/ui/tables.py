@@ -1,7 +1,5 @@
-"""Typer sub-apps for the data commands (auth, config, sessions, stats), mounted by kilocli.cli.
-
-Shared here: how the commands format money, times, bars and plain-or-Rich tables, so every
-command's output looks the same and tests can assert it exactly.
+"""How the data commands (auth, config, sessions, stats, examples) print: money, times, bars and
+plain-or-Rich tables, so every command's output looks the same and tests can assert it exactly.
 """
 
 from __future__ import annotations
