@@ -15,17 +15,16 @@ from typing import TYPE_CHECKING, Any
 from kilocli import output
 from kilocli.chat.context import Conversation
 from kilocli.errors import UsageError
-from kilocli.render import summary_line
-from kilocli.routing.cost import format_usd
 from kilocli.routing.router import Decision
 from kilocli.signals import Terminated, termination_unwinds
 from kilocli.stdin import check_prompt_size, decode_text
-from kilocli.terminal_text import terminal_safe
+from kilocli.ui.answer import AnswerSink
+from kilocli.ui.lines import outcome_line, summary_line
 
 if TYPE_CHECKING:
     from kilocli.app import App
     from kilocli.continuation import Continuation
-    from kilocli.engine import Router, TurnOutcome
+    from kilocli.engine import Router
 
 MAX_FILE_BYTES = 256 * 1024
 
@@ -62,60 +61,6 @@ def _read_regular_file(path: Path) -> bytes:
     if len(data) > MAX_FILE_BYTES:
         raise UsageError(f"--file: {path} is over {MAX_FILE_BYTES // 1024} KiB")
     return data
-
-
-def outcome_line(outcome: TurnOutcome) -> str:
-    d = outcome.decision
-    parts = [
-        outcome.model + (f" via {outcome.provider}" if outcome.provider else ""),
-        f"{d.task}/{d.difficulty}",
-        f"est. {format_usd(d.estimated_cost_usd)} → {format_usd(outcome.cost_usd)}",
-        f"{outcome.input_tokens:,} in / {outcome.output_tokens:,} out",
-        f"{outcome.duration_ms / 1000:.1f}s",
-    ]
-    return " · ".join(parts)
-
-
-class _AnswerSink:
-    """Streams text to stdout: raw when piped or plain; live-rendered Markdown on a terminal."""
-
-    def __init__(self, *, markdown: bool, buffered: bool) -> None:
-        self.markdown = markdown
-        self.buffered = buffered
-        self.parts: list[str] = []
-        self._live: Any = None
-        if markdown and not buffered:
-            from rich.live import Live
-            from rich.markdown import Markdown
-
-            self._markdown_cls = Markdown
-            self._live = Live(
-                Markdown(""),
-                console=output.stdout(),
-                refresh_per_second=8,
-                vertical_overflow="visible",
-            )
-            self._live.start()
-
-    def __call__(self, text: str) -> None:
-        self.parts.append(text)
-        if self._live is not None:
-            self._live.update(self._markdown_cls(terminal_safe("".join(self.parts))))
-        elif not self.buffered:
-            output.write_answer(text)
-
-    def close(self) -> None:
-        answer = "".join(self.parts)
-        if self._live is not None:
-            self._live.stop()
-        elif self.buffered and self.markdown:
-            from rich.markdown import Markdown
-
-            output.stdout().print(Markdown(terminal_safe(answer)))
-        elif self.buffered:
-            output.write_answer(answer)
-        if answer and not answer.endswith("\n") and not self.markdown:
-            output.write_answer("\n")
 
 
 @contextmanager
@@ -224,7 +169,7 @@ def run_ask(
         title = prompt.strip().splitlines()[0][:80]
         session_id = store.new_session("ask", tier, title)
     markdown = not as_json and not output.is_plain(output.stdout())
-    sink = _AnswerSink(markdown=markdown, buffered=as_json or not stream)
+    sink = AnswerSink(markdown=markdown, buffered=as_json or not stream)
     cancel = threading.Event()
     try:
         with _ctrl_c_cancels(cancel), termination_unwinds():

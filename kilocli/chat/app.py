@@ -26,8 +26,6 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
-from rich.console import Console
-from rich.text import Text
 
 from kilocli.chat.handlers import REGISTRY, session_summary
 from kilocli.chat.session import ChatSession, Loader
@@ -37,6 +35,7 @@ from kilocli.errors import KiloError, UsageError
 from kilocli.routing.cost import format_usd
 from kilocli.routing.router import Decision
 from kilocli.signals import termination_unwinds
+from kilocli.ui.chat_view import ChatView
 
 if TYPE_CHECKING:
     from kilocli.app import App
@@ -180,12 +179,12 @@ class ChatUI:
                         else:
                             self.s.send(text)
                     except KiloError as exc:
-                        self.s.err.print(Text(f"error: {exc.message}", style="red"))
+                        self.s.view.error(f"error: {exc.message}")
                     except Exception as exc:  # one broken command must not end the session
                         if os.environ.get("KILOCLI_DEBUG"):
                             raise
-                        self.s.err.print(
-                            Text(f"internal error: {type(exc).__name__}: {exc}", style="bold red")
+                        self.s.view.error(
+                            f"internal error: {type(exc).__name__}: {exc}", internal=True
                         )
                     except KeyboardInterrupt:
                         # before the call started (routing still loading): give the text back
@@ -198,7 +197,7 @@ class ChatUI:
 
     def _goodbye(self) -> None:
         if self.s.spend.turns:
-            self.s.err.print(session_summary(self.s))
+            self.s.view.print(session_summary(self.s))
         if self.s.session_id:
             self.s.note(f"resume with: kilo chat --resume {self.s.session_id}")
 
@@ -325,8 +324,7 @@ def run_chat(
         tier=tier or settings.tier,
         model=model,
         transport=transport,
-        out=output.stdout(),
-        err=output.stderr(),
+        view=ChatView(output.stdout(), output.stderr()),
         personal=personal,
     )
     if resume:
@@ -353,8 +351,7 @@ def build_session(
     tier: str,
     model: str | None,
     transport: Any,
-    out: Console,
-    err: Console,
+    view: ChatView,
     cwd: Path | None = None,
     personal: bool = True,
 ) -> ChatSession:
@@ -383,8 +380,7 @@ def build_session(
         loader=Loader(build),
         make_engine=make_engine,
         store=store,
-        out=out,
-        err=err,
+        view=view,
         tier=tier,
         pin=model,
         cwd=cwd,

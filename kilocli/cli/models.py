@@ -38,8 +38,8 @@ def models(
         rows = model_rows(models_, tiers, reachable)
         output.write_answer(json.dumps(rows, indent=2) + "\n")
         return
-    from kilocli.render import models_table
     from kilocli.routing.pools import Catalogue
+    from kilocli.ui.route import models_table
 
     output.stdout().print(models_table(Catalogue({m.id: m for m in models_}), reachable, tiers))
     if reachable is None:

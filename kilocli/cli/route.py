@@ -95,18 +95,18 @@ def route(
     if as_json:
         output.write_answer(json.dumps(decision.to_json(), ensure_ascii=False) + "\n")
     elif explain:
-        from kilocli.render import explain as render_explain
+        from kilocli.ui.route import explain as render_explain
 
         output.stdout().print(render_explain(decision))
     else:
-        from kilocli.render import summary_line
+        from kilocli.ui.lines import summary_line
 
         output.stdout().print(summary_line(decision), markup=False)
 
 
 def _teach(kilo, router, text: str, label: tuple[str, str], tier: str) -> None:
     """Record the user's label for ``text`` and say how it routes now."""
-    from kilocli.render import summary_line
+    from kilocli.ui.lines import summary_line
 
     before = router.decide([text], tier=tier)
     with kilo.store() as store:
