@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -13,11 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kilocli import output
+from kilocli.attachments import AttachmentProblem, file_block, read_attachment
 from kilocli.chat.context import Conversation
 from kilocli.errors import UsageError
 from kilocli.routing.router import Decision
 from kilocli.signals import Terminated, termination_unwinds
-from kilocli.stdin import check_prompt_size, decode_text
+from kilocli.stdin import check_prompt_size
 from kilocli.ui.answer import AnswerSink
 from kilocli.ui.lines import outcome_line, summary_line
 
@@ -26,41 +26,31 @@ if TYPE_CHECKING:
     from kilocli.continuation import Continuation
     from kilocli.engine import Router
 
-MAX_FILE_BYTES = 256 * 1024
-
 
 def attach_files(prompt: str, files: Sequence[Path]) -> str:
     """Append each file as a delimited block, refusing missing, binary or huge files by name."""
     blocks = [prompt]
     for path in files:
-        data = _read_regular_file(path)
-        text = decode_text(data, f"--file {path}")
-        blocks.append(f'<file path="{path}">\n{text.rstrip()}\n</file>')
+        try:
+            text = read_attachment(path)
+        except AttachmentProblem as problem:
+            raise UsageError(_file_flag_error(path, problem)) from None
+        blocks.append(file_block(str(path), text))
     return check_prompt_size("\n\n".join(blocks), "prompt")
 
 
-def _read_regular_file(path: Path) -> bytes:
-    """At most MAX_FILE_BYTES of a regular file: a device (/dev/zero) or a FIFO is refused before
-    anything is read, because it could be endless or block forever."""
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise UsageError(f"--file: no such file: {path}") from None
-    except OSError as exc:
-        raise UsageError(f"--file: cannot read {path}: {exc.strerror}") from None
-    if stat.S_ISDIR(mode):
-        raise UsageError(f"--file: {path} is a directory")
-    if not stat.S_ISREG(mode):
-        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
-        raise UsageError(f"--file: {path} is {kind}, not a regular file; pipe it to stdin instead")
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)  # bounded even if the file grows meanwhile
-    except OSError as exc:
-        raise UsageError(f"--file: cannot read {path}: {exc.strerror}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise UsageError(f"--file: {path} is over {MAX_FILE_BYTES // 1024} KiB")
-    return data
+def _file_flag_error(path: Path, problem: AttachmentProblem) -> str:
+    """The one-line error naming --file and the path (the wording kilo ask always had)."""
+    return {
+        "missing": f"--file: no such file: {path}",
+        "unreadable": f"--file: cannot read {path}: {problem.detail}",
+        "directory": f"--file: {path} is a directory",
+        "special": f"--file: {path} is {problem.detail}, not a regular file; "
+        "pipe it to stdin instead",
+        "too_big": f"--file: {path} is over {problem.detail}",
+        "binary": f"--file {path}: binary data (NUL bytes), not text",
+        "not_utf8": f"--file {path}: not UTF-8 text (bad byte at offset {problem.detail})",
+    }[problem.kind]
 
 
 @contextmanager

@@ -13,8 +13,9 @@ from kilocli import output
 from kilocli.completion import complete_session_ids
 from kilocli.config import atomic_write, get_paths
 from kilocli.errors import UsageError
+from kilocli.routing.cost import format_usd
 from kilocli.terminal_text import terminal_safe
-from kilocli.ui.tables import emit_json, local_time, print_table, table, usd, usd_with_unpriced
+from kilocli.ui.tables import emit_json, local_time, print_table, table, usd_with_unpriced
 
 if TYPE_CHECKING:
     from kilocli.store import SessionRecord, Store, TurnRecord
@@ -114,9 +115,9 @@ def _turn_meta(turn: TurnRecord) -> str:
     if turn.task:
         parts.append(f"{turn.task}/{turn.difficulty or '?'}")
     if turn.status != "streaming":
-        cost = usd(turn.cost_usd)
+        cost = format_usd(turn.cost_usd)
         if turn.frontier_cost_usd is not None and turn.cost_usd is not None:
-            cost += f" (frontier {usd(turn.frontier_cost_usd)})"
+            cost += f" (frontier {format_usd(turn.frontier_cost_usd)})"
         parts.append(cost)
     if turn.latency_ms is not None:
         parts.append(f"{turn.latency_ms / 1000:.1f} s")

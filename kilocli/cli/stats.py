@@ -13,13 +13,13 @@ from rich.text import Text
 from kilocli.completion import complete_tiers
 from kilocli.config import get_paths
 from kilocli.errors import UsageError
+from kilocli.routing.cost import format_usd
 from kilocli.ui.tables import (
     bar,
     emit_json,
     local_time,
     print_table,
     table,
-    usd,
     usd_with_unpriced,
 )
 
@@ -68,7 +68,7 @@ def _summary(stats: Stats) -> Text:
     line = f"{since}: {turns} in {sessions}"
     if stats.served_turns:
         line += f" ({stats.served_turns} served by kilo serve)"
-    line += f" · spent {usd(stats.cost_usd)}"
+    line += f" · spent {format_usd(stats.cost_usd)}"
     if stats.unpriced_turns:
         line += f" (+{stats.unpriced_turns} unpriced)"
     line += f" · {stats.input_tokens:,} tokens in, {stats.output_tokens:,} out"
@@ -138,12 +138,12 @@ def _saving(stats: Stats) -> RenderableType:
         ("actual", stats.compared_cost_usd, "green"),
         ("frontier", stats.frontier_cost_usd, "red"),
     ):
-        rows.add_row(label, usd(value), Text(bar(value, largest), style=style))
+        rows.add_row(label, format_usd(value), Text(bar(value, largest), style=style))
     n = stats.compared_turns
     ratio = f"{abs(stats.saving_ratio):.0%} · " if stats.saving_ratio is not None else ""
     rows.add_row(
         "saved" if stats.saving_usd >= 0 else "extra",
-        usd(abs(stats.saving_usd)),
+        format_usd(abs(stats.saving_usd)),
         f"{ratio}over {n} turn{'s' if n != 1 else ''} priced both ways",
     )
     return rows
@@ -160,8 +160,8 @@ def _budgets(budgets: list[BudgetUse], session_id: str | None) -> RenderableType
         style = "red" if used >= 1 else "yellow" if used >= 0.8 else "green"
         rows.add_row(
             label,
-            usd(b.spent_usd),
-            usd(b.limit_usd),
+            format_usd(b.spent_usd),
+            format_usd(b.limit_usd),
             f"{used:.0%}",
             Text(bar(min(b.spent_usd, b.limit_usd), b.limit_usd), style=style),
         )
@@ -264,13 +264,17 @@ def render_what_if(w: WhatIf) -> RenderableType:
     for name, justify in (("", "left"), ("cost", "right"), ("", "left")):
         rows.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     largest = max(w.actual_cost_usd, w.what_if_cost_usd)
-    rows.add_row("actual", usd(w.actual_cost_usd), Text(bar(w.actual_cost_usd, largest), "green"))
-    rows.add_row(w.tier, usd(w.what_if_cost_usd), Text(bar(w.what_if_cost_usd, largest), "red"))
+    rows.add_row(
+        "actual", format_usd(w.actual_cost_usd), Text(bar(w.actual_cost_usd, largest), "green")
+    )
+    rows.add_row(
+        w.tier, format_usd(w.what_if_cost_usd), Text(bar(w.what_if_cost_usd, largest), "red")
+    )
     diff = w.difference_usd
     ratio = f"{abs(diff) / w.actual_cost_usd:.0%} " if w.actual_cost_usd > 0 else ""
     rows.add_row(
         "difference",
-        ("+" if diff >= 0 else "-") + usd(abs(diff)),
+        ("+" if diff >= 0 else "-") + format_usd(abs(diff)),
         f"{ratio}{'more' if diff >= 0 else 'less'} under {w.tier}",
     )
     notes = [f"{w.changed} of {n} turns would have gone to another model"]
@@ -282,5 +286,5 @@ def render_what_if(w: WhatIf) -> RenderableType:
     for name, justify in (("model", "left"), ("turns", "right"), ("cost", "right")):
         models.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for m in sorted(w.by_model.values(), key=lambda m: (-m.cost_usd, m.model)):
-        models.add_row(m.model, str(m.turns), usd(m.cost_usd))
+        models.add_row(m.model, str(m.turns), format_usd(m.cost_usd))
     return Group(Text(""), rows, Text("; ".join(notes), style="dim"), Text(""), models)
