@@ -28,7 +28,7 @@ print(json.dumps({"code": code, "heavy": heavy}))
 @pytest.mark.parametrize("args", [["--help"], ["config", "show"], ["route", "--help"]])
 def test_light_commands_do_not_import_the_encoder_stack(args: list[str]) -> None:
     # the probe reads HEAVY from the last argument, after main() has run with the others
-    probe = PROBE.replace('json.loads(sys.argv[-1])', json.dumps(list(HEAVY)))
+    probe = PROBE.replace("json.loads(sys.argv[-1])", json.dumps(list(HEAVY)))
     proc = subprocess.run(
         [sys.executable, "-c", probe, json.dumps(args)],
         capture_output=True,
@@ -44,7 +44,7 @@ def test_light_commands_do_not_import_the_encoder_stack(args: list[str]) -> None
 def test_the_probe_sees_a_heavy_import_when_there_is_one(kilo) -> None:
     """The check itself can fail: `kilo route` does load the encoder's stack (the `kilo` fixture
     gives this test's home the warmed encoder cache)."""
-    probe = PROBE.replace('json.loads(sys.argv[-1])', json.dumps(list(HEAVY)))
+    probe = PROBE.replace("json.loads(sys.argv[-1])", json.dumps(list(HEAVY)))
     proc = subprocess.run(
         [sys.executable, "-c", probe, json.dumps(["route", "--json", "rename foo"])],
         capture_output=True,

@@ -101,7 +101,7 @@ def route(
     else:
         from kilocli.ui.lines import summary_line
 
-        output.stdout().print(summary_line(decision), markup=False)
+        output.write_line(summary_line(decision))
 
 
 def _teach(kilo, router, text: str, label: tuple[str, str], tier: str) -> None:

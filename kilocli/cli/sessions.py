@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.text import Text
 
 from kilocli import output
 from kilocli.completion import complete_session_ids
@@ -64,6 +63,8 @@ def list_(
 
       kilo sessions list -n 5 --json
     """
+    from rich.text import Text
+
     with _store() as store:
         sessions = store.list_sessions(limit)
     if as_json:
@@ -155,6 +156,8 @@ def show(session_id: IdArg) -> None:
 
       kilo sessions show 0tp3e
     """
+    from rich.text import Text
+
     with _store() as store:
         record = store.session(session_id)
     out = output.stdout()

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
-
-from rich import box
-from rich.console import RenderableType
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from kilocli import output
 from kilocli.routing.cost import format_usd
+
+if TYPE_CHECKING:  # rich loads when a table is drawn, not when a command module is imported
+    from rich.console import RenderableType
+    from rich.table import Table
 
 BLOCKS = " ▏▎▍▌▋▊▉█"  # eighths, for bars with sub-character resolution
 
@@ -43,6 +43,9 @@ def bar(value: float, largest: float, width: int = 20) -> str:
 
 def table(title: str | None = None) -> Table:
     """Box-drawn on a terminal; bare aligned columns when piped (easy to grep and cut)."""
+    from rich import box
+    from rich.table import Table
+
     plain = output.is_plain(output.stdout())
     return Table(
         title=title,
