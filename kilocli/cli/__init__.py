@@ -38,37 +38,57 @@ app = typer.Typer(
 )
 
 
-def register_commands(cli: typer.Typer = app) -> None:
-    """Every command, in the order `kilo --help` lists them (once per app)."""
-    if getattr(cli, "_kilo_registered", False):
-        return
-    from kilocli.cli import (
-        ask,
-        auth,
-        chat,
-        config,
-        examples,
-        models,
-        route,
-        serve,
-        sessions,
-        setup,
-        stats,
-    )
+# one module of this package per command, in the order `kilo --help` lists them (typer puts the
+# single commands before the groups whatever the order of registration)
+COMMANDS = (
+    "route",
+    "ask",
+    "chat",
+    "models",
+    "serve",
+    "setup",
+    "stats",
+    "auth",
+    "config",
+    "sessions",
+    "examples",
+)
 
-    # commands first, then the groups (typer lists them in this order whatever we do)
-    for module in (route, ask, chat, models, serve, setup, stats, auth, config, sessions, examples):
-        module.register(cli)
-    cli._kilo_registered = True  # type: ignore[attr-defined]
+
+@app.callback()
+def _group() -> None:
+    # a callback keeps `kilo` a group even when main() registers a single command
+    pass
+
+
+def register_commands(cli: typer.Typer = app, only: str | None = None) -> None:
+    """Add every command to ``cli`` (once), or just ``only``: a cold `kilo route` then imports
+    none of the other commands' modules."""
+    import importlib
+
+    done: set[str] = cli.__dict__.setdefault("_kilo_registered", set())
+    for name in COMMANDS if only is None else (only,):
+        if name not in done:
+            importlib.import_module(f"kilocli.cli.{name}").register(cli)
+            done.add(name)
+
+
+def _command_in(args: list[str]) -> str | None:
+    """The command a command line runs, when it surely names one; None means register them all
+    (help, completion, a misspelt name that click should suggest a correction for)."""
+    if os.environ.get("_KILO_COMPLETE") or os.environ.get("_KILOCLI_COMPLETE"):
+        return None
+    first = args[0] if args else None
+    return first if first in COMMANDS else None
 
 
 def main() -> None:
     """Entry point: every error becomes one line on stderr and its exit code; no tracebacks."""
     try:
-        register_commands()
+        register_commands(only=_command_in(sys.argv[1:]))
+        args = explicit_shell_args(sys.argv[1:])
         # not standalone: click's usage errors reach us, to be printed as one line
         # `--show-completion zsh`: the shell may be named (typer alone only detects it)
-        args = explicit_shell_args(sys.argv[1:])
         code = app(args=args, standalone_mode=False, prog_name="kilo")
     except KiloError as exc:
         output.error(exc.message)
