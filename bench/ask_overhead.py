@@ -86,15 +86,12 @@ def main() -> int:
             f"{statistics.median(to_exit) * 1000:.0f} ms"
         )
 
-        from kilocli.config import get_paths
-        from kilocli.engine import Engine, Router
-        from kilocli.settings import load_settings
-        from kilocli.store import Store
+        from kilocli.app import App
 
-        paths = get_paths()
-        router = Router(paths, load_settings(paths))
+        kilo = App.load()
+        router = kilo.router()
         router.warm()
-        engine = Engine(paths, router.settings, store=Store(paths.database), router=router)
+        engine = kilo.engine(kilo.store())
         session = engine.store.new_session("ask", "auto-efficient", "bench")
         decide_ms: list[float] = []
         overhead_ms: list[float] = []

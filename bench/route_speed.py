@@ -97,12 +97,9 @@ def main() -> int:
     )
     print(f"peak RSS of a cold `kilo route`: {rss_kb / 1024:.0f} MB")
 
-    from kilocli.config import get_paths
-    from kilocli.engine import Router
-    from kilocli.settings import load_settings
+    from kilocli.app import App
 
-    paths = get_paths()
-    router = Router(paths, load_settings(paths))
+    router = App.load().router()
     router.warm()
     long_prompt = pasted_code_prompt()
     for label, prompt, target in (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -13,108 +12,45 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kilocli import output
+from kilocli.attachments import AttachmentProblem, file_block, read_attachment
 from kilocli.chat.context import Conversation
-from kilocli.engine import Engine, Router, TurnOutcome
 from kilocli.errors import UsageError
-from kilocli.render import summary_line
-from kilocli.routing.cost import format_usd
 from kilocli.routing.router import Decision
 from kilocli.signals import Terminated, termination_unwinds
-from kilocli.stdin import check_prompt_size, decode_text
-from kilocli.terminal_text import terminal_safe
+from kilocli.stdin import check_prompt_size
+from kilocli.ui.answer import AnswerSink
+from kilocli.ui.lines import outcome_line, summary_line
 
 if TYPE_CHECKING:
+    from kilocli.app import App
     from kilocli.continuation import Continuation
-
-MAX_FILE_BYTES = 256 * 1024
+    from kilocli.engine import Router
 
 
 def attach_files(prompt: str, files: Sequence[Path]) -> str:
     """Append each file as a delimited block, refusing missing, binary or huge files by name."""
     blocks = [prompt]
     for path in files:
-        data = _read_regular_file(path)
-        text = decode_text(data, f"--file {path}")
-        blocks.append(f'<file path="{path}">\n{text.rstrip()}\n</file>')
+        try:
+            text = read_attachment(path)
+        except AttachmentProblem as problem:
+            raise UsageError(_file_flag_error(path, problem)) from None
+        blocks.append(file_block(str(path), text))
     return check_prompt_size("\n\n".join(blocks), "prompt")
 
 
-def _read_regular_file(path: Path) -> bytes:
-    """At most MAX_FILE_BYTES of a regular file: a device (/dev/zero) or a FIFO is refused before
-    anything is read, because it could be endless or block forever."""
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise UsageError(f"--file: no such file: {path}") from None
-    except OSError as exc:
-        raise UsageError(f"--file: cannot read {path}: {exc.strerror}") from None
-    if stat.S_ISDIR(mode):
-        raise UsageError(f"--file: {path} is a directory")
-    if not stat.S_ISREG(mode):
-        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
-        raise UsageError(f"--file: {path} is {kind}, not a regular file; pipe it to stdin instead")
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)  # bounded even if the file grows meanwhile
-    except OSError as exc:
-        raise UsageError(f"--file: cannot read {path}: {exc.strerror}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise UsageError(f"--file: {path} is over {MAX_FILE_BYTES // 1024} KiB")
-    return data
-
-
-def outcome_line(outcome: TurnOutcome) -> str:
-    d = outcome.decision
-    parts = [
-        outcome.model + (f" via {outcome.provider}" if outcome.provider else ""),
-        f"{d.task}/{d.difficulty}",
-        f"est. {format_usd(d.estimated_cost_usd)} → {format_usd(outcome.cost_usd)}",
-        f"{outcome.input_tokens:,} in / {outcome.output_tokens:,} out",
-        f"{outcome.duration_ms / 1000:.1f}s",
-    ]
-    return " · ".join(parts)
-
-
-class _AnswerSink:
-    """Streams text to stdout: raw when piped or plain; live-rendered Markdown on a terminal."""
-
-    def __init__(self, *, markdown: bool, buffered: bool) -> None:
-        self.markdown = markdown
-        self.buffered = buffered
-        self.parts: list[str] = []
-        self._live: Any = None
-        if markdown and not buffered:
-            from rich.live import Live
-            from rich.markdown import Markdown
-
-            self._markdown_cls = Markdown
-            self._live = Live(
-                Markdown(""),
-                console=output.stdout(),
-                refresh_per_second=8,
-                vertical_overflow="visible",
-            )
-            self._live.start()
-
-    def __call__(self, text: str) -> None:
-        self.parts.append(text)
-        if self._live is not None:
-            self._live.update(self._markdown_cls(terminal_safe("".join(self.parts))))
-        elif not self.buffered:
-            output.write_answer(text)
-
-    def close(self) -> None:
-        answer = "".join(self.parts)
-        if self._live is not None:
-            self._live.stop()
-        elif self.buffered and self.markdown:
-            from rich.markdown import Markdown
-
-            output.stdout().print(Markdown(terminal_safe(answer)))
-        elif self.buffered:
-            output.write_answer(answer)
-        if answer and not answer.endswith("\n") and not self.markdown:
-            output.write_answer("\n")
+def _file_flag_error(path: Path, problem: AttachmentProblem) -> str:
+    """The one-line error naming --file and the path (the wording kilo ask always had)."""
+    return {
+        "missing": f"--file: no such file: {path}",
+        "unreadable": f"--file: cannot read {path}: {problem.detail}",
+        "directory": f"--file: {path} is a directory",
+        "special": f"--file: {path} is {problem.detail}, not a regular file; "
+        "pipe it to stdin instead",
+        "too_big": f"--file: {path} is over {problem.detail}",
+        "binary": f"--file {path}: binary data (NUL bytes), not text",
+        "not_utf8": f"--file {path}: not UTF-8 text (bad byte at offset {problem.detail})",
+    }[problem.kind]
 
 
 @contextmanager
@@ -162,6 +98,7 @@ def _fit_window(
 
 
 def run_ask(
+    kilo: App,
     router: Router,
     *,
     prompt: str,
@@ -180,9 +117,7 @@ def run_ask(
 ) -> int:
     """``up``: route as usual, then take the next stronger model (kilo ask --up); the request is
     recorded as a correction (one level harder than it was classified)."""
-    from kilocli.store import Store
-
-    system = system if system is not None else router.settings.system_prompt
+    system = system if system is not None else kilo.settings.system_prompt
     conversation = continuation.conversation if continuation else Conversation()
     current_model = continuation.current_model if continuation else None
     if continuation is not None:
@@ -216,15 +151,15 @@ def run_ask(
             decision = stronger
             output.note(f"--up: {decision.reason}")
     output.stderr().print(summary_line(decision), markup=False, highlight=False, style="dim")
-    store = Store(router.paths.database)
-    engine = Engine(router.paths, router.settings, store=store, router=router, transport=transport)
+    store = kilo.store()
+    engine = kilo.engine(store, transport=transport)
     if continuation is not None:
         session_id = continuation.session_id
     else:
         title = prompt.strip().splitlines()[0][:80]
         session_id = store.new_session("ask", tier, title)
     markdown = not as_json and not output.is_plain(output.stdout())
-    sink = _AnswerSink(markdown=markdown, buffered=as_json or not stream)
+    sink = AnswerSink(markdown=markdown, buffered=as_json or not stream)
     cancel = threading.Event()
     try:
         with _ctrl_c_cancels(cancel), termination_unwinds():

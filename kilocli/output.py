@@ -7,15 +7,22 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TextIO
-
-from rich.console import Console
+from typing import TYPE_CHECKING, TextIO
 
 from kilocli.terminal_text import terminal_safe
 
+if TYPE_CHECKING:  # rich loads on the first print, not on import: `kilo route` may need none
+    from rich.console import Console
+
+
+def _plain(stream: TextIO) -> bool:
+    return not stream.isatty() or "NO_COLOR" in os.environ
+
 
 def _console(stream: TextIO) -> Console:
-    plain = not stream.isatty() or "NO_COLOR" in os.environ
+    from rich.console import Console
+
+    plain = _plain(stream)
     return Console(
         file=stream,
         color_system=None if plain else "auto",
@@ -55,6 +62,16 @@ def write_answer(text: str) -> None:
     said), with control characters made visible on a terminal (no escape sequence reaches it)."""
     sys.stdout.write(terminal_safe(text) if sys.stdout.isatty() else text)
     sys.stdout.flush()
+
+
+def write_line(text: str) -> None:
+    """One line of our own text to stdout, as ``stdout().print(text, markup=False)`` prints it;
+    without loading Rich when stdout is plain and the text needs no care (printable only)."""
+    if not sys.stdout.isatty() and text.isprintable():
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+        return
+    stdout().print(text, markup=False)
 
 
 def warn(message: str) -> None:

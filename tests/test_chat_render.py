@@ -7,10 +7,10 @@ import io
 import pytest
 from rich.console import Console
 
-from kilocli.chat.render import AnswerStream, cost_table, route_change, status_line
 from kilocli.chat.spend import Spend
 from kilocli.engine import TurnOutcome
 from kilocli.routing.router import Candidate, Decision
+from kilocli.ui.chat import AnswerStream, cost_table, route_change, status_line
 
 
 def _console(*, terminal: bool = False) -> Console:

@@ -20,6 +20,7 @@ from kilocli.config import get_paths
 from kilocli.errors import KiloError
 from kilocli.settings import Settings
 from kilocli.store import Store
+from kilocli.ui.chat_view import ChatView
 
 
 def _console() -> Console:
@@ -40,8 +41,7 @@ def session(tmp_path: Path) -> ChatSession:
         loader=Loader(_unavailable),  # type: ignore[arg-type]
         make_engine=lambda router: pytest.fail("no turn is sent in these tests"),
         store=Store(paths.database),
-        out=_console(),
-        err=_console(),
+        view=ChatView(_console(), _console()),
         tier="auto-efficient",
         cwd=tmp_path,
     )
@@ -56,7 +56,7 @@ def ui(session: ChatSession) -> Iterator[tuple[ChatUI, object]]:
 
 
 def _err(session: ChatSession) -> str:
-    return session.err.file.getvalue()  # type: ignore[attr-defined]
+    return session.view.err.file.getvalue()  # type: ignore[attr-defined]
 
 
 def test_enter_sends_and_alt_enter_inserts_a_newline(ui):

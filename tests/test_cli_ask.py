@@ -216,7 +216,8 @@ def test_two_asks_at_once_both_land(kilo, fake_server):
         p.communicate(timeout=60)
         assert p.returncode == 0
     assert len(_turns(kilo.home)) == 2
-    listing = kilo(["sessions", "list"])
+    # wide enough for whole titles beside costs like $0.0001913 (stats' and /cost's formatter)
+    listing = kilo(["sessions", "list"], env={"COLUMNS": "120"})
     assert (
         listing.returncode == 0 and listing.stdout.decode().count("explain list comprehension") == 2
     )

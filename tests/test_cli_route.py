@@ -168,7 +168,7 @@ def test_help_does_not_import_torch(kilo):
     import sys
 
     code = (
-        "import sys\nfrom kilocli.cli import app, _mount_subcommands\n_mount_subcommands()\n"
+        "import sys\nfrom kilocli.cli import app, register_commands\nregister_commands()\n"
         "from typer.testing import CliRunner\n"
         "for args in (['--help'], ['route', '--help']):\n"
         "    r = CliRunner().invoke(app, args)\n    assert r.exit_code == 0, r.output\n"

@@ -13,8 +13,8 @@ import typer
 from click.testing import Result
 from typer.testing import CliRunner
 
-from kilocli.commands import auth, config_cmd, sessions, stats
-from kilocli.commands.stats import parse_since
+from kilocli.cli import auth, config, sessions, stats
+from kilocli.cli.stats import parse_since
 from kilocli.config import Paths, get_paths
 from kilocli.errors import ConfigError, UsageError
 from kilocli.store import Store
@@ -38,10 +38,8 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[Invoke]:
         monkeypatch.delenv(var, raising=False)
     time.tzset()
     app = typer.Typer()
-    app.add_typer(auth.app, name="auth")
-    app.add_typer(config_cmd.app, name="config")
-    app.add_typer(sessions.app, name="sessions")
-    app.registered_commands.extend(stats.app.registered_commands)
+    for command in (auth, config, sessions, stats):
+        command.register(app)
 
     def invoke(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
         return CliRunner().invoke(app, list(args), input=input, env=env)
@@ -335,7 +333,7 @@ def test_sessions_show_by_prefix_and_last(cli: Invoke, seeded: tuple[str, str]) 
         "why does parse() fail on empty input?\n"
         "Traceback (most recent call last): ...\n"
         "\n"
-        "[1] claude-sonnet-4.5 via openrouter · debug/medium · $0.0081 (frontier $0.0400) · "
+        "[1] claude-sonnet-4.5 via openrouter · debug/medium · $0.0081 (frontier $0.04) · "
         "2.3 s\n"
         "Because `data[0]` raises IndexError.\n"
         "Guard it first.\n"
@@ -346,7 +344,7 @@ def test_sessions_show_by_prefix_and_last(cli: Invoke, seeded: tuple[str, str]) 
         "[1] you · 2026-11-02 09:06\n"
         "rename foo to bar\n"
         "\n"
-        "[1] qwen-free via ollama · edit/easy · $0.00 (frontier $0.0100) · 0.5 s\n"
+        "[1] qwen-free via ollama · edit/easy · $0.00 (frontier $0.01) · 0.5 s\n"
         "Done.\n"
         "\n"
         "[2] you · 2026-11-02 09:08\n"
@@ -379,7 +377,7 @@ def test_sessions_export_markdown_json_and_file(
         "why does parse() fail on empty input?\n"
         "Traceback (most recent call last): ...\n"
         "\n"
-        "**claude-sonnet-4.5 via openrouter · debug/medium · $0.0081 (frontier $0.0400) · "
+        "**claude-sonnet-4.5 via openrouter · debug/medium · $0.0081 (frontier $0.04) · "
         "2.3 s**:\n"
         "\n"
         "Because `data[0]` raises IndexError.\n"
@@ -435,7 +433,7 @@ def test_stats_tables_and_saving(cli: Invoke, seeded: tuple[str, str]) -> None:
         "Actual vs frontier\n"
         "             cost\n"
         "actual    $0.0081  ███▎\n"
-        "frontier  $0.0500  ████████████████████\n"
+        "frontier    $0.05  ████████████████████\n"
         "saved     $0.0419  84% · over 2 turns priced both ways\n"
     )
 
@@ -482,3 +480,43 @@ def test_config_show_hides_header_values_and_the_file_is_private(cli):
     assert secret not in shown
     assert 'Authorization = "(hidden)"' in shown
     assert (get_paths().config_file.stat().st_mode & 0o777) == 0o600
+
+
+def test_stats_and_the_chats_cost_table_print_one_amount_the_same_way(
+    cli: Invoke, paths: Paths
+) -> None:
+    """One money formatter: an amount the old stats formatter rounded to cents ($0.12) prints
+    with the same four significant digits in `kilo stats` and in chat's /cost."""
+    import io
+
+    from rich.console import Console
+
+    from kilocli.chat.spend import Spend
+    from kilocli.ui.chat import cost_table
+
+    amount = 0.123456
+    store = Store(paths.database)
+    session = store.new_session("ask", "auto-efficient")
+    turn = store.start_turn(session, "explain the cache", decision={"task": "explain"})
+    store.finish_turn(
+        turn,
+        answer="It keeps answers.",
+        status="ok",
+        decision={"task": "explain", "difficulty": "easy", "model": "gpt-5"},
+        model="gpt-5",
+        provider="openai",
+        usage={"input_tokens": 10, "output_tokens": 10},
+        estimated_cost_usd=amount,
+        cost_usd=amount,
+        frontier_cost_usd=None,
+        latency_ms=100,
+    )
+    store.close()
+    shown = cli("stats").stdout
+    spend = Spend()
+    spend.add("gpt-5", amount, None)
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    console.print(cost_table(spend))
+    in_chat = console.file.getvalue()  # type: ignore[attr-defined]
+    for text in (shown, in_chat):
+        assert "$0.1235" in text and "$0.12 " not in text, text

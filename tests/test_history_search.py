@@ -221,6 +221,7 @@ def test_chat_sessions_query_searches(tmp_path):
     from kilocli.chat.app import ChatUI
     from kilocli.chat.session import ChatSession, Loader
     from kilocli.settings import Settings
+    from kilocli.ui.chat_view import ChatView
 
     paths = get_paths()
     store = Store(paths.database)
@@ -238,8 +239,7 @@ def test_chat_sessions_query_searches(tmp_path):
         loader=Loader(lambda: pytest.fail("routing is not needed")),  # type: ignore[arg-type]
         make_engine=lambda router: pytest.fail("no turn is sent"),
         store=store,
-        out=console(),
-        err=console(),
+        view=ChatView(console(), console()),
         tier="auto-efficient",
         cwd=tmp_path,
     )
@@ -248,7 +248,7 @@ def test_chat_sessions_query_searches(tmp_path):
         pipe.send_text("/sessions ownership\r/sessions\r/sessions NEAR( zzz\r\x04")
         assert ui.run() == 0
         ui.worker.close()
-    err = session.err.file.getvalue()  # type: ignore[attr-defined]
+    err = session.view.err.file.getvalue()  # type: ignore[attr-defined]
     search_part, _, rest = err.partition("recent sessions")
     assert "turns matching 'ownership'" in search_part
     assert sid in search_part and other not in search_part and "ownership" in search_part

@@ -232,6 +232,7 @@ def test_a_pool_error_is_one_line_from_the_cli(kilo):
 def _session(tmp_path: Path):
     from kilocli.chat.session import ChatSession, LastTurn, Loader
     from kilocli.settings import Settings
+    from kilocli.ui.chat_view import ChatView
 
     paths = get_paths()
     session = ChatSession(
@@ -240,8 +241,10 @@ def _session(tmp_path: Path):
         loader=Loader(build=lambda: None),  # type: ignore[arg-type,return-value]
         make_engine=lambda router: None,  # type: ignore[arg-type,return-value]
         store=Store(tmp_path / "s.db"),
-        out=Console(file=open("/dev/null", "w")),  # noqa: SIM115
-        err=Console(file=open("/dev/null", "w")),  # noqa: SIM115
+        view=ChatView(
+            Console(file=open("/dev/null", "w")),  # noqa: SIM115
+            Console(file=open("/dev/null", "w")),  # noqa: SIM115
+        ),
         tier="auto-efficient",
     )
     session.conversation.add_exchange("explain this module " * 200, "it parses things " * 300)

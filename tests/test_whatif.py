@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from kilocli.app import App
 from kilocli.config import get_paths
-from kilocli.engine import Router
 from kilocli.routing.classifier import Classification
 from kilocli.routing.cost import usage_cost
 from kilocli.settings import Settings
@@ -41,7 +41,7 @@ def _record(store: Store, sid: str, decision: dict, tokens: tuple[int, int] | No
 
 def test_replay_prices_real_tokens_at_the_other_models_rates():
     paths = get_paths()
-    router = Router(paths, Settings(), env={})
+    router = App(paths, Settings(), env={}).router()
     balanced = router.decide_classified(
         _classification("debug", "hard"), tier="balanced", input_tokens=2000
     )

@@ -26,8 +26,6 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
-from rich.console import Console
-from rich.text import Text
 
 from kilocli.chat.handlers import REGISTRY, session_summary
 from kilocli.chat.session import ChatSession, Loader
@@ -37,10 +35,10 @@ from kilocli.errors import KiloError, UsageError
 from kilocli.routing.cost import format_usd
 from kilocli.routing.router import Decision
 from kilocli.signals import termination_unwinds
+from kilocli.ui.chat_view import ChatView
 
 if TYPE_CHECKING:
-    from kilocli.config import Paths
-    from kilocli.settings import Settings
+    from kilocli.app import App
 
 PROMPT = "kilo› "
 STYLE = Style.from_dict(
@@ -181,12 +179,12 @@ class ChatUI:
                         else:
                             self.s.send(text)
                     except KiloError as exc:
-                        self.s.err.print(Text(f"error: {exc.message}", style="red"))
+                        self.s.view.error(f"error: {exc.message}")
                     except Exception as exc:  # one broken command must not end the session
                         if os.environ.get("KILOCLI_DEBUG"):
                             raise
-                        self.s.err.print(
-                            Text(f"internal error: {type(exc).__name__}: {exc}", style="bold red")
+                        self.s.view.error(
+                            f"internal error: {type(exc).__name__}: {exc}", internal=True
                         )
                     except KeyboardInterrupt:
                         # before the call started (routing still loading): give the text back
@@ -199,7 +197,7 @@ class ChatUI:
 
     def _goodbye(self) -> None:
         if self.s.spend.turns:
-            self.s.err.print(session_summary(self.s))
+            self.s.view.print(session_summary(self.s))
         if self.s.session_id:
             self.s.note(f"resume with: kilo chat --resume {self.s.session_id}")
 
@@ -304,8 +302,7 @@ def _key_bindings() -> KeyBindings:
 
 # -- entry point ---------------------------------------------------------------------------------
 def run_chat(
-    paths: Paths,
-    settings: Settings,
+    kilo: App,
     *,
     tier: str | None,
     resume: str | None,
@@ -321,14 +318,13 @@ def run_chat(
         raise UsageError("kilo chat needs a terminal on stdin; for piped input use kilo ask")
     if tier is not None and (problem := unknown_tier(tier)):
         raise UsageError(f"--tier: {problem}")
+    paths, settings = kilo.paths, kilo.settings
     session = build_session(
-        paths,
-        settings,
+        kilo,
         tier=tier or settings.tier,
         model=model,
         transport=transport,
-        out=output.stdout(),
-        err=output.stderr(),
+        view=ChatView(output.stdout(), output.stderr()),
         personal=personal,
     )
     if resume:
@@ -350,28 +346,22 @@ def run_chat(
 
 
 def build_session(
-    paths: Paths,
-    settings: Settings,
+    kilo: App,
     *,
     tier: str,
     model: str | None,
     transport: Any,
-    out: Console,
-    err: Console,
+    view: ChatView,
     cwd: Path | None = None,
     personal: bool = True,
 ) -> ChatSession:
-    from kilocli.store import Store
-
     holder: dict[str, ChatSession] = {}
 
     def note(message: str) -> None:  # router notes arrive on the loader thread: show them later
         holder["s"].notes.append(message)
 
     def build() -> Any:
-        from kilocli.engine import Router
-
-        router = Router(paths, settings, on_note=note, personal=personal)
+        router = kilo.router(on_note=note, personal=personal)
         if model is not None and model not in router.catalogue.models:
             holder["s"].route.pin = None
             note(
@@ -381,19 +371,16 @@ def build_session(
         return router
 
     def make_engine(router: Any) -> Any:
-        from kilocli.engine import Engine
+        return kilo.engine(store, transport=transport)
 
-        return Engine(paths, settings, store=store, router=router, transport=transport)
-
-    store = Store(paths.database)
+    store = kilo.store()
     session = ChatSession(
-        paths,
-        settings,
+        kilo.paths,
+        kilo.settings,
         loader=Loader(build),
         make_engine=make_engine,
         store=store,
-        out=out,
-        err=err,
+        view=view,
         tier=tier,
         pin=model,
         cwd=cwd,

@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kilocli.attachments import AttachmentProblem, file_block, read_attachment
 from kilocli.errors import UsageError
 from kilocli.providers.base import Message
 from kilocli.routing.cost import count_tokens
-
-_BINARY_PROBE = 8192
 
 
 @dataclass
@@ -73,10 +72,7 @@ class Conversation:
         """
         if not self._files:
             return base
-        blocks = [
-            f'<file path="{name}">\n{text.rstrip()}\n</file>'
-            for name, (text, _) in self._files.items()
-        ]
+        blocks = [file_block(name, text) for name, (text, _) in self._files.items()]
         head = "Files the user added to this conversation:"
         return "\n\n".join([*([base] if base else []), head, *blocks])
 
@@ -94,23 +90,14 @@ class Conversation:
         return {name: tokens for name, (_, tokens) in self._files.items()}
 
     def add_file(self, raw: str, cwd: Path) -> tuple[str, int]:
-        """Read a text file into context -> (display name, tokens); one-line UsageError if not."""
+        """Read a text file into context -> (display name, tokens); one-line UsageError if not
+        (the checks and the cap of `kilo ask -f`: kilocli/attachments.py)."""
         path = (cwd / Path(raw).expanduser()).resolve()
         name = _display(path, cwd)
-        if not path.exists():
-            raise UsageError(f"{raw}: no such file")
-        if path.is_dir():
-            raise UsageError(f"{raw}: is a directory (add the files inside it)")
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"{raw}: cannot read: {exc.strerror}") from None
-        if b"\0" in data[:_BINARY_PROBE]:
-            raise UsageError(f"{raw}: binary file, not added")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise UsageError(f"{raw}: not UTF-8 text (binary?), not added") from None
+            text = read_attachment(path)
+        except AttachmentProblem as problem:
+            raise UsageError(_add_error(raw, problem)) from None
         tokens = count_tokens(text)
         self._files[name] = (text, tokens)
         return name, tokens
@@ -161,6 +148,19 @@ class Conversation:
             del self._entries[:2]
             dropped += 1
         return dropped
+
+
+def _add_error(raw: str, problem: AttachmentProblem) -> str:
+    """The one-line error of /add, naming the path as typed (the wording /add always had)."""
+    return {
+        "missing": f"{raw}: no such file",
+        "unreadable": f"{raw}: cannot read: {problem.detail}",
+        "directory": f"{raw}: is a directory (add the files inside it)",
+        "special": f"{raw}: is {problem.detail}, not a regular file; not added",
+        "too_big": f"{raw}: is over {problem.detail}, not added",
+        "binary": f"{raw}: binary file, not added",
+        "not_utf8": f"{raw}: not UTF-8 text (binary?), not added",
+    }[problem.kind]
 
 
 def _display(path: Path, cwd: Path) -> str:

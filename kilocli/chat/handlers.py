@@ -8,12 +8,12 @@ from pathlib import Path
 
 from rich.text import Text
 
-from kilocli.chat.render import cost_table, help_table, saving_text, sessions_table, spend_total
 from kilocli.chat.session import ChatSession
 from kilocli.chat.slash import SlashCommand, SlashRegistry
 from kilocli.errors import UsageError
 from kilocli.routing.taxonomy import TIERS, unknown_tier
 from kilocli.terminal_text import terminal_safe
+from kilocli.ui.chat import cost_table, help_table, saving_text, sessions_table, spend_total
 
 Cmd = SlashCommand[ChatSession]
 
@@ -81,7 +81,7 @@ def complete_retry(s: ChatSession, before: list[str], word: str) -> Iterable[str
 
 # -- handlers ------------------------------------------------------------------------------------
 def do_help(s: ChatSession, args: list[str]) -> None:
-    s.err.print(help_table(REGISTRY))
+    s.view.print(help_table(REGISTRY))
 
 
 def do_tier(s: ChatSession, args: list[str]) -> None:
@@ -123,9 +123,9 @@ def do_explain(s: ChatSession, args: list[str]) -> None:
     _no_args(args, "/explain")
     if s.last is None:
         raise UsageError("/explain: no turn yet (kilo route --explain TEXT explains any text)")
-    from kilocli.render import print_explain
+    from kilocli.ui.route import print_explain
 
-    print_explain(s.last.decision, s.err)
+    print_explain(s.last.decision, s.view.err)
 
 
 def do_retry(s: ChatSession, args: list[str]) -> None:
@@ -228,7 +228,7 @@ def do_cost(s: ChatSession, args: list[str]) -> None:
     if not s.spend.turns:
         s.note("no turns yet: nothing spent")
         return
-    s.err.print(cost_table(s.spend))
+    s.view.print(cost_table(s.spend))
 
 
 def do_sessions(s: ChatSession, args: list[str]) -> None:
@@ -239,7 +239,7 @@ def do_sessions(s: ChatSession, args: list[str]) -> None:
     if not sessions:
         s.note("no stored sessions yet")
         return
-    s.err.print(sessions_table(sessions, s.session_id))
+    s.view.print(sessions_table(sessions, s.session_id))
 
 
 def _search_sessions(s: ChatSession, text: str) -> None:
@@ -251,7 +251,7 @@ def _search_sessions(s: ChatSession, text: str) -> None:
         s.note(f"no stored turn matches {text!r}")
         return
     title = f"turns matching {text!r} (kilo sessions show ID, kilo chat --resume ID)"
-    s.err.print(hits_table(hits, title=terminal_safe(title)))
+    s.view.print(hits_table(hits, title=terminal_safe(title)))
 
 
 def do_exit(s: ChatSession, args: list[str]) -> None:

@@ -1,4 +1,5 @@
-"""One chat session's state and turn logic, apart from the prompt-toolkit UI (no TTY needed).
+"""One chat session's state and turn logic, apart from the prompt-toolkit UI (no TTY needed):
+what a turn shows goes to a view (kilocli/ui/chat_view.py), which renders it.
 
 The Router loads in a background thread; everything the UI thread calls here is cheap, and
 `decide()` runs only on the preview worker or when a turn is sent.
@@ -14,23 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.text import Text
-
 from kilocli.chat.context import Conversation
-from kilocli.chat.render import CODE_THEME, AnswerStream, route_change, status_line
 from kilocli.chat.spend import Spend
 from kilocli.errors import KiloError, UsageError
 from kilocli.routing.router import Decision
 from kilocli.routing.taxonomy import TIERS
 from kilocli.stdin import check_prompt_size
-from kilocli.terminal_text import terminal_safe
 
 if TYPE_CHECKING:
     from kilocli.budget import BudgetUse
     from kilocli.config import Paths
     from kilocli.engine import Engine, Router
     from kilocli.settings import Settings
+    from kilocli.ui.chat_view import ChatView
 
 
 @dataclass
@@ -104,8 +101,7 @@ class ChatSession:
         loader: Loader,
         make_engine: Callable[[Router], Engine],
         store: Any,
-        out: Console,
-        err: Console,
+        view: ChatView,
         tier: str,
         pin: str | None = None,
         cwd: Path | None = None,
@@ -117,8 +113,7 @@ class ChatSession:
         self._make_engine = make_engine
         self._engine: Engine | None = None
         self.store = store
-        self.out = out
-        self.err = err
+        self.view = view
         self.route = RouteState(tier=tier, pin=pin)
         self.cwd = cwd or Path.cwd()
         self.clock = clock
@@ -154,10 +149,7 @@ class ChatSession:
         if not wait:
             return self.loader.router if self.loader.ready() else None
         if not self.loader.done(0):
-            with self.err.status("loading the router…", spinner="dots") as status:
-                while not self.loader.done(0.1):
-                    if self.notes:  # e.g. the one-time encoder export: say why it takes a while
-                        status.update(f"loading the router: {self.notes[-1]}")
+            self.view.wait_for(self.loader.done, self.notes, "loading the router")
         return self.loader.wait()
 
     def engine(self) -> Engine:
@@ -171,7 +163,7 @@ class ChatSession:
         return self.session_id
 
     def note(self, message: str) -> None:
-        self.err.print(message, markup=False, highlight=False, style="dim")
+        self.view.note(message)
 
     def flush_notes(self) -> None:
         while self.notes:
@@ -238,13 +230,11 @@ class ChatSession:
         if decision is None:
             decision = self.decide(prompt)
         decision = self._fit_context(prompt, decision)
-        change = route_change(self.previous_decision, decision)
-        if change is not None:
-            self.err.print(change)
+        self.view.route_changed(self.previous_decision, decision)
         engine = self.engine()
         session_id = self.ensure_session()
         history = self.conversation.messages
-        stream = AnswerStream(self.out, label=f"{decision.model} is thinking…")
+        stream = self.view.answer(decision.model)
         started = self.clock()
         outcome = None
         try:
@@ -257,34 +247,27 @@ class ChatSession:
                     system=self.conversation.system_blocks(self.system),
                     files=list(self.conversation.files),
                     on_text=stream.feed,
-                    on_notice=lambda m: stream.note(Text(m, style="yellow"), self.err),
+                    on_notice=lambda m: self.view.notice(stream, m),
                 )
         except KeyboardInterrupt:
             # Ctrl-C outside the engine's own handling: keep what came, in the context too
             if stream.text:
                 self.conversation.add_exchange(prompt, stream.text)
-            self._stopped(len(stream.text), self.clock() - started)
+            self.view.stopped(len(stream.text), self.clock() - started)
             self._after(prompt, decision, decision.model, None, in_context=bool(stream.text))
             return None
         return self._finish(prompt, decision, outcome)
-
-    def _stopped(self, chars: int, seconds: float) -> None:
-        kept = f"kept {chars:,} characters" if chars else "nothing had arrived"
-        self.err.print(Text(f"stopped · {kept} · {seconds:.1f} s", style="yellow"))
 
     def _finish(self, prompt: str, decision: Decision, outcome: Any) -> Any:
         if outcome.answer:
             self.conversation.add_exchange(prompt, outcome.answer)
         if outcome.status == "interrupted":
-            self._stopped(len(outcome.answer), outcome.duration_ms / 1000)
-        elif outcome.status == "error":
-            self.err.print(Text(f"error: {outcome.error or 'the call failed'}", style="bold red"))
-        elif outcome.status == "incomplete":
-            kept = f"; kept {len(outcome.answer):,} characters" if outcome.answer else ""
-            self.err.print(Text(f"incomplete: {outcome.error}{kept}", style="yellow"))
+            self.view.stopped(len(outcome.answer), outcome.duration_ms / 1000)
+        else:
+            self.view.failed(outcome)
         if outcome.status == "ok" or _has_usage(outcome):
-            self.spend.add(outcome.model, outcome.cost_usd, self.frontier_cost(outcome))
-            self.err.print(status_line(outcome, self.spend))
+            self.spend.add(outcome.model, outcome.cost_usd, outcome.frontier_cost_usd)
+            self.view.status(outcome, self.spend)
         # a failed call leaves the session's model as it was: nothing was cached on the new one
         model = outcome.model if (outcome.answer or outcome.status == "ok") else self.current_model
         self._after(prompt, decision, model, outcome, in_context=bool(outcome.answer))
@@ -322,27 +305,6 @@ class ChatSession:
                 spec, turn.input_tokens or 0, turn.output_tokens or 0, turn.cached_input_tokens or 0
             )
             self.spend.add_frontier(turn.model, turn.cost_usd, cost)
-
-    def frontier_cost(self, outcome: Any) -> float | None:
-        """What the frontier tier's model would have charged for the same tokens."""
-        from kilocli.routing.cost import usage_cost
-
-        d: Decision = outcome.decision
-        router = self.router(wait=False)
-        if router is None or not d.frontier_model or not _has_usage(outcome):
-            return None
-        spec = router.catalogue.models.get(d.frontier_model)
-        if spec is None:
-            return None
-        # the frontier model would have had the same prompt, cache hits included
-        return usage_cost(
-            spec,
-            outcome.input_tokens,
-            outcome.output_tokens,
-            outcome.cached_input_tokens,
-            outcome.reasoning_tokens,
-            cache_write_tokens=outcome.cache_write_tokens,
-        )
 
     def retry(self, *, up: bool) -> None:
         if self.last is None:
@@ -402,23 +364,11 @@ class ChatSession:
         self.session_id = record.id
         if use_its_tier and record.tier in TIERS:
             self.route.tier = record.tier
-        self.err.print(Text(f"session {record.id} · {len(record.turns)} turns", style="bold"))
+        self.view.session_header(record.id, len(record.turns))
         for turn in record.turns:
-            self.err.print(Text("› " + turn.prompt, style="bold cyan"))
+            self.view.past_turn(turn)
             if turn.answer:
-                if self.out.is_terminal:
-                    from rich.markdown import Markdown
-
-                    self.out.print(Markdown(terminal_safe(turn.answer), code_theme=CODE_THEME))
-                else:
-                    self.out.print(turn.answer, markup=False, highlight=False)
                 self.conversation.add_exchange(turn.prompt, turn.answer)
-            if turn.status != "ok":
-                self.err.print(
-                    Text(
-                        f"({turn.status}{': ' + turn.error if turn.error else ''})", style="yellow"
-                    )
-                )
             if turn.model and (turn.status == "ok" or turn.input_tokens or turn.output_tokens):
                 # the frontier comparison is priced from real usage once the catalogue is loaded
                 self.spend.add(turn.model, turn.cost_usd, None)

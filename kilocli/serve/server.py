@@ -20,6 +20,7 @@ from kilocli import output
 from kilocli.errors import UsageError
 
 if TYPE_CHECKING:
+    from kilocli.app import App
     from kilocli.engine import Router
     from kilocli.serve.turns import ServeContext
 
@@ -77,6 +78,7 @@ def finish_live_turns(ctx: ServeContext, timeout: float = RECORD_WAIT_S) -> int:
 
 
 def run_serve(
+    kilo: App,
     router: Router,
     *,
     host: str,
@@ -87,20 +89,18 @@ def run_serve(
 ) -> int:
     import uvicorn
 
-    from kilocli.engine import Engine
     from kilocli.serve.app import build_app
     from kilocli.serve.auth import BearerAuth
     from kilocli.serve.turns import ServeContext
-    from kilocli.store import Store
 
     router.warm()  # the encoder loads before the first request, not during it
-    if not router.providers():
+    if not kilo.providers():
         output.warn(
             "no provider configured: requests will fail with 503 until a key is set "
             "(kilo auth set PROVIDER, or OPENROUTER_API_KEY / ANTHROPIC_API_KEY / OPENAI_API_KEY)"
         )
-    store = Store(router.paths.database)
-    engine = Engine(router.paths, router.settings, store=store, router=router)
+    store = kilo.store()
+    engine = kilo.engine(store)
     ctx = ServeContext(router=router, engine=engine, store=store, default_tier=tier)
     app = build_app(ctx)
     asgi = BearerAuth(app, token) if token else app

@@ -82,7 +82,7 @@ class ServeContext:
     served: int = 0
 
     def secrets(self) -> tuple[str, ...]:
-        return tuple(s for cfg in self.router.providers() for s in cfg.secrets)
+        return tuple(s for cfg in self.engine.providers() for s in cfg.secrets)
 
     def scrub(self, text: str) -> str:
         return perr.scrub(text, self.secrets())
@@ -111,7 +111,7 @@ def prepare(ctx: ServeContext, request: ServeRequest) -> Prepared:
             cached_input_tokens=conversation.prefix_tokens if conversation else 0,
         )
     except OverCap:
-        cap = format_usd(ctx.router.settings.max_cost_usd)
+        cap = format_usd(ctx.engine.settings.max_cost_usd)
         raise ApiError(
             400,
             f"pinned model {pin}: its estimate is over the cost cap (max_cost_usd {cap}); "

@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.text import Text
 
 from kilocli import output
-from kilocli.commands import emit_json, local_time, print_table, table, usd, usd_with_unpriced
 from kilocli.completion import complete_session_ids
 from kilocli.config import atomic_write, get_paths
 from kilocli.errors import UsageError
+from kilocli.routing.cost import format_usd
 from kilocli.terminal_text import terminal_safe
+from kilocli.ui.tables import emit_json, local_time, print_table, table, usd_with_unpriced
 
 if TYPE_CHECKING:
     from kilocli.store import SessionRecord, Store, TurnRecord
@@ -23,6 +23,11 @@ app = typer.Typer(
     help="Transcripts: list, show, search, export, rm. IDs accept 'last' and unique prefixes.",
     no_args_is_help=True,
 )
+
+
+def register(cli: typer.Typer) -> None:
+    cli.add_typer(app, name="sessions", help="Transcripts: list, show, search, export, rm.")
+
 
 IdArg = Annotated[
     str,
@@ -58,6 +63,8 @@ def list_(
 
       kilo sessions list -n 5 --json
     """
+    from rich.text import Text
+
     with _store() as store:
         sessions = store.list_sessions(limit)
     if as_json:
@@ -109,9 +116,9 @@ def _turn_meta(turn: TurnRecord) -> str:
     if turn.task:
         parts.append(f"{turn.task}/{turn.difficulty or '?'}")
     if turn.status != "streaming":
-        cost = usd(turn.cost_usd)
+        cost = format_usd(turn.cost_usd)
         if turn.frontier_cost_usd is not None and turn.cost_usd is not None:
-            cost += f" (frontier {usd(turn.frontier_cost_usd)})"
+            cost += f" (frontier {format_usd(turn.frontier_cost_usd)})"
         parts.append(cost)
     if turn.latency_ms is not None:
         parts.append(f"{turn.latency_ms / 1000:.1f} s")
@@ -149,6 +156,8 @@ def show(session_id: IdArg) -> None:
 
       kilo sessions show 0tp3e
     """
+    from rich.text import Text
+
     with _store() as store:
         record = store.session(session_id)
     out = output.stdout()

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from kilocli import output
-from kilocli.commands import emit_json, local_time, print_table, table
 from kilocli.config import atomic_write, get_paths
 from kilocli.errors import UsageError
 from kilocli.terminal_text import terminal_safe
+from kilocli.ui.tables import emit_json, local_time, print_table, table
 
 if TYPE_CHECKING:
     from kilocli.store import CorrectionRecord
@@ -23,6 +23,14 @@ app = typer.Typer(
     "as personal examples: list, rm, export.",
     no_args_is_help=True,
 )
+
+
+def register(cli: typer.Typer) -> None:
+    cli.add_typer(
+        app, name="examples", help="Your corrections as routing examples: list, rm, export."
+    )
+
+
 PROMPT_WIDTH = 60
 
 

@@ -1,4 +1,4 @@
-"""Rich renderings shared by the commands: route explanation, pool table, one-line summaries."""
+"""Rich renderings of routing: `kilo route --explain`, the `kilo models` table."""
 
 from __future__ import annotations
 
@@ -31,20 +31,6 @@ def _probs_table(title: str, probs: dict[str, float], chosen: str, order: Iterab
         style = "bold green" if name == chosen else ""
         table.add_row(Text(name, style=style), f"{p:.2f}", Text(_bar(p), style=style or "dim"))
     return table
-
-
-def summary_line(decision: Decision) -> str:
-    """One line for stderr before a call: where the turn goes and what it should cost."""
-    where = f"{decision.model}" + (f" via {decision.provider}" if decision.provider else "")
-    parts = [
-        f"{decision.task}/{decision.difficulty}",
-        f"{decision.tier}",
-        f"→ {where}",
-        f"est. {format_usd(decision.estimated_cost_usd)}",
-    ]
-    if decision.frontier_model and decision.frontier_model != decision.model:
-        parts.append(f"(frontier {format_usd(decision.frontier_cost_usd)})")
-    return "  ".join(parts)
 
 
 def explain(decision: Decision) -> RenderableType:

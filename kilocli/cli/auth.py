@@ -9,14 +9,18 @@ from typing import Annotated
 import typer
 
 from kilocli import output
-from kilocli.commands import emit_json, print_table, table
 from kilocli.config import get_paths
 from kilocli.errors import UsageError
+from kilocli.ui.tables import emit_json, print_table, table
 
 app = typer.Typer(
     help="API keys: set, list (masked), rm. The environment always wins over the keys file.",
     no_args_is_help=True,
 )
+
+
+def register(cli: typer.Typer) -> None:
+    cli.add_typer(app, name="auth", help="API keys: set, list (masked), rm.")
 
 
 @app.command("set")

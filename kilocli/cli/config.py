@@ -14,6 +14,10 @@ from kilocli.errors import ConfigError
 app = typer.Typer(help="Settings in config.toml: show, set, unset, path.", no_args_is_help=True)
 
 
+def register(cli: typer.Typer) -> None:
+    cli.add_typer(app, name="config", help="Settings in config.toml: show, set, unset, path.")
+
+
 @app.command()
 def show() -> None:
     """Print the effective settings (defaults merged with config.toml) as TOML.

@@ -1,45 +1,31 @@
-"""Typer sub-apps for the data commands (auth, config, sessions, stats), mounted by kilocli.cli.
-
-Shared here: how the commands format money, times, bars and plain-or-Rich tables, so every
-command's output looks the same and tests can assert it exactly.
+"""How the data commands (auth, config, sessions, stats, examples) print: times, bars and
+plain-or-Rich tables, so every command's output looks the same and tests can assert it exactly.
+Money has one formatter for every command and the chat: routing/cost.format_usd.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
-
-from rich import box
-from rich.console import RenderableType
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from kilocli import output
+from kilocli.routing.cost import format_usd
+
+if TYPE_CHECKING:  # rich loads when a table is drawn, not when a command module is imported
+    from rich.console import RenderableType
+    from rich.table import Table
 
 BLOCKS = " ▏▎▍▌▋▊▉█"  # eighths, for bars with sub-character resolution
-
-
-def usd(value: float | None) -> str:
-    """$1.23 from 10 cents up, $0.0042 below, "unpriced" when unknown (never shown as $0)."""
-    if value is None:
-        return "unpriced"
-    sign, amount = ("-" if value < 0 else ""), abs(value)
-    if amount == 0:
-        return "$0.00"
-    if amount >= 0.1:
-        return f"{sign}${amount:,.2f}"
-    if amount >= 0.0001:
-        return f"{sign}${amount:.4f}"
-    return f"{sign}<$0.0001"
 
 
 def usd_with_unpriced(value: float, unpriced_turns: int) -> str:
     """A known sum, flagged when some turns had no price (never an unknown shown as $0)."""
     if not unpriced_turns:
-        return usd(value)
+        return format_usd(value)
     if value == 0:
         return "unpriced"
-    return f"{usd(value)}+"
+    return f"{format_usd(value)}+"
 
 
 def local_time(dt: datetime) -> str:
@@ -57,6 +43,9 @@ def bar(value: float, largest: float, width: int = 20) -> str:
 
 def table(title: str | None = None) -> Table:
     """Box-drawn on a terminal; bare aligned columns when piped (easy to grep and cut)."""
+    from rich import box
+    from rich.table import Table
+
     plain = output.is_plain(output.stdout())
     return Table(
         title=title,

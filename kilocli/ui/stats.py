@@ -1,61 +1,21 @@
-"""`kilo stats`: what was spent, where, on what kind of work, and what routing saved."""
+"""`kilo stats` as Rich tables: spend by day, model and task, the saving, budgets, what-if."""
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from kilocli.commands import (
-    bar,
-    emit_json,
-    local_time,
-    print_table,
-    table,
-    usd,
-    usd_with_unpriced,
-)
-from kilocli.completion import complete_tiers
-from kilocli.config import get_paths
-from kilocli.errors import UsageError
+from kilocli.routing.cost import format_usd
+from kilocli.ui.tables import bar, local_time, table, usd_with_unpriced
 
 if TYPE_CHECKING:
     from kilocli.budget import BudgetUse
-    from kilocli.store import Stats, TurnRecord
+    from kilocli.store import Stats
     from kilocli.whatif import WhatIf
 
-app = typer.Typer()
-
 MAX_DAYS_SHOWN = 31
-_RELATIVE = re.compile(r"^(\d+)\s*([hdw])$")
-_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_since(text: str, now: datetime) -> datetime:
-    """``7d``, ``24h``, ``2w``, ``today``, a local date ``2026-11-01`` or an ISO date-time."""
-    value = text.strip().lower()
-    match = _RELATIVE.match(value)
-    if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    if value == "today":
-        value = now.astimezone().date().isoformat()
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        pass
-    else:
-        return datetime(day.year, day.month, day.day).astimezone()  # local midnight
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(
-            f"--since: expected 7d, 24h, 2w, today or a date like 2026-11-01, got {text!r}"
-        ) from None
-    return moment if moment.tzinfo else moment.astimezone()
 
 
 def _summary(stats: Stats) -> Text:
@@ -65,7 +25,7 @@ def _summary(stats: Stats) -> Text:
     line = f"{since}: {turns} in {sessions}"
     if stats.served_turns:
         line += f" ({stats.served_turns} served by kilo serve)"
-    line += f" · spent {usd(stats.cost_usd)}"
+    line += f" · spent {format_usd(stats.cost_usd)}"
     if stats.unpriced_turns:
         line += f" (+{stats.unpriced_turns} unpriced)"
     line += f" · {stats.input_tokens:,} tokens in, {stats.output_tokens:,} out"
@@ -135,12 +95,12 @@ def _saving(stats: Stats) -> RenderableType:
         ("actual", stats.compared_cost_usd, "green"),
         ("frontier", stats.frontier_cost_usd, "red"),
     ):
-        rows.add_row(label, usd(value), Text(bar(value, largest), style=style))
+        rows.add_row(label, format_usd(value), Text(bar(value, largest), style=style))
     n = stats.compared_turns
     ratio = f"{abs(stats.saving_ratio):.0%} · " if stats.saving_ratio is not None else ""
     rows.add_row(
         "saved" if stats.saving_usd >= 0 else "extra",
-        usd(abs(stats.saving_usd)),
+        format_usd(abs(stats.saving_usd)),
         f"{ratio}over {n} turn{'s' if n != 1 else ''} priced both ways",
     )
     return rows
@@ -157,8 +117,8 @@ def _budgets(budgets: list[BudgetUse], session_id: str | None) -> RenderableType
         style = "red" if used >= 1 else "yellow" if used >= 0.8 else "green"
         rows.add_row(
             label,
-            usd(b.spent_usd),
-            usd(b.limit_usd),
+            format_usd(b.spent_usd),
+            format_usd(b.limit_usd),
             f"{used:.0%}",
             Text(bar(min(b.spent_usd, b.limit_usd), b.limit_usd), style=style),
         )
@@ -181,81 +141,6 @@ def render(
     return Group(*parts)
 
 
-@app.command("stats")
-def stats_command(
-    since: Annotated[
-        str | None,
-        typer.Option("--since", help="7d, 24h, 2w, today, or a date like 2026-11-01."),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="The figures as JSON.")] = False,
-    what_if: Annotated[
-        str | None,
-        typer.Option(
-            "--what-if",
-            help="Replay the stored turns' routing under this tier and compare the cost.",
-            autocompletion=complete_tiers,
-        ),
-    ] = None,
-) -> None:
-    """Spend by day and by model, turns by task, and what routing saved against the frontier tier.
-
-    Examples:
-
-      kilo stats
-
-      kilo stats --since 7d
-
-      kilo stats --since 2026-11-01 --json
-
-      kilo stats --what-if balanced      (what the same turns would have cost under balanced)
-    """
-    from kilocli import budget
-    from kilocli.routing.taxonomy import unknown_tier
-    from kilocli.settings import load_settings
-    from kilocli.store import Store
-
-    if what_if is not None and (problem := unknown_tier(what_if)):
-        raise UsageError(f"--what-if: {problem}")
-    paths = get_paths()
-    settings = load_settings(paths)
-    start = parse_since(since, datetime.now(UTC)) if since else None
-    with Store(paths.database) as store:
-        figures = store.stats(start)
-        # budgets count today and this month whatever --since says (the session one: the latest)
-        latest = store.latest_session_id()
-        uses = budget.uses(settings, store.spent(latest)) if budget.configured(settings) else []
-        turns = store.turns_for_replay(start) if what_if is not None else []
-    replayed = _replay(turns, what_if) if what_if is not None else None
-    if as_json:
-        data = figures.to_json()
-        data["budgets"] = [
-            {**u.to_json(), **({"session_id": latest} if u.name == "session" else {})} for u in uses
-        ]
-        if replayed is not None:
-            data["what_if"] = replayed.to_json()
-        emit_json(data)
-        return
-    print_table(render(figures, uses, latest))
-    if replayed is not None:
-        print_table(render_what_if(replayed))
-
-
-def _replay(turns: list[TurnRecord], tier: str) -> WhatIf:
-    from kilocli import output
-    from kilocli.engine import Router
-    from kilocli.settings import load_settings
-    from kilocli.whatif import replay
-
-    paths = get_paths()
-    router = Router(paths, load_settings(paths), on_note=output.note)
-    return replay(
-        turns,
-        tier,
-        lambda c, tokens: router.decide_classified(c, tier=tier, input_tokens=tokens),
-        router.catalogue,
-    )
-
-
 def render_what_if(w: WhatIf) -> RenderableType:
     n = w.turns
     if not n:
@@ -264,13 +149,17 @@ def render_what_if(w: WhatIf) -> RenderableType:
     for name, justify in (("", "left"), ("cost", "right"), ("", "left")):
         rows.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     largest = max(w.actual_cost_usd, w.what_if_cost_usd)
-    rows.add_row("actual", usd(w.actual_cost_usd), Text(bar(w.actual_cost_usd, largest), "green"))
-    rows.add_row(w.tier, usd(w.what_if_cost_usd), Text(bar(w.what_if_cost_usd, largest), "red"))
+    rows.add_row(
+        "actual", format_usd(w.actual_cost_usd), Text(bar(w.actual_cost_usd, largest), "green")
+    )
+    rows.add_row(
+        w.tier, format_usd(w.what_if_cost_usd), Text(bar(w.what_if_cost_usd, largest), "red")
+    )
     diff = w.difference_usd
     ratio = f"{abs(diff) / w.actual_cost_usd:.0%} " if w.actual_cost_usd > 0 else ""
     rows.add_row(
         "difference",
-        ("+" if diff >= 0 else "-") + usd(abs(diff)),
+        ("+" if diff >= 0 else "-") + format_usd(abs(diff)),
         f"{ratio}{'more' if diff >= 0 else 'less'} under {w.tier}",
     )
     notes = [f"{w.changed} of {n} turns would have gone to another model"]
@@ -282,5 +171,5 @@ def render_what_if(w: WhatIf) -> RenderableType:
     for name, justify in (("model", "left"), ("turns", "right"), ("cost", "right")):
         models.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for m in sorted(w.by_model.values(), key=lambda m: (-m.cost_usd, m.model)):
-        models.add_row(m.model, str(m.turns), usd(m.cost_usd))
+        models.add_row(m.model, str(m.turns), format_usd(m.cost_usd))
     return Group(Text(""), rows, Text("; ".join(notes), style="dim"), Text(""), models)

@@ -1,0 +1,57 @@
+"""What the light commands import: `kilo --help` and `kilo config show` load neither numpy nor
+onnxruntime (the encoder's stack), checked in a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("numpy", "onnxruntime", "tokenizers", "torch")
+
+PROBE = """
+import json, sys
+sys.argv = ["kilo", *json.loads(sys.argv[1])]
+from kilocli.cli import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+heavy = [m for m in json.loads(sys.argv[-1]) if m in sys.modules]
+print(json.dumps({"code": code, "heavy": heavy}))
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["config", "show"], ["route", "--help"]])
+def test_light_commands_do_not_import_the_encoder_stack(args: list[str]) -> None:
+    # the probe reads HEAVY from the last argument, after main() has run with the others
+    probe = PROBE.replace("json.loads(sys.argv[-1])", json.dumps(list(HEAVY)))
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "100"},
+        check=False,
+    )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"code": 0, "heavy": []}, proc.stderr
+
+
+def test_the_probe_sees_a_heavy_import_when_there_is_one(kilo) -> None:
+    """The check itself can fail: `kilo route` does load the encoder's stack (the `kilo` fixture
+    gives this test's home the warmed encoder cache)."""
+    probe = PROBE.replace("json.loads(sys.argv[-1])", json.dumps(list(HEAVY)))
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(["route", "--json", "rename foo"])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        check=False,
+    )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "numpy" in result["heavy"] and "onnxruntime" in result["heavy"], proc.stderr
