@@ -72,10 +72,10 @@ class App:
         with self._lock:
             if name not in self._tiers:
                 from kilocli.routing.pools import load_tier, with_bar_shift
-                from kilocli.routing.taxonomy import QUALITY_SHIFTS
+                from kilocli.routing.taxonomy import CHEAPEST_ADEQUATE, QUALITY_SHIFTS
 
                 pool = load_tier(name, self.catalogue(), self.paths)
-                if pool.rule == "cheapest_adequate":
+                if pool.rule == CHEAPEST_ADEQUATE:
                     pool = with_bar_shift(pool, QUALITY_SHIFTS[self.settings.quality])
                 self._tiers[name] = pool
             return self._tiers[name]

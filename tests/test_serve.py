@@ -151,10 +151,10 @@ def test_models_lists_aliases_and_reachable_models(served):
     ids = [m.id for m in _client(served).models.list()]
     assert ids[:5] == [
         "kilo-auto",
-        "kilo-auto-efficient",
-        "kilo-balanced",
         "kilo-frontier",
+        "kilo-balanced",
         "kilo-free",
+        "kilo-auto-efficient",
     ]
     assert "gpt-5-mini" in ids  # reachable with the OpenAI key
     assert any(i.startswith("claude") for i in ids)  # and with the Anthropic key

@@ -60,10 +60,7 @@ VOCABULARIES = {
 
 
 # (vocabulary, module) still listing it, to be derived from the home; drop the line once fixed
-KNOWN: set[tuple[str, str]] = {
-    # TIER_ALIASES maps "kilo-<tier>" to every tier by hand (another helper's file in issue 9)
-    ("tier names", "kilocli.serve.request"),
-}
+KNOWN: set[tuple[str, str]] = set()
 
 
 def duplicates(vocabulary: str) -> list[str]:

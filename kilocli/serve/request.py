@@ -13,15 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kilocli.providers.translate import content_text
+from kilocli.routing.taxonomy import TIERS
 
 # the model names that route; any other must be a catalogue id (pinned, no routing)
-TIER_ALIASES: dict[str, str | None] = {
-    "kilo-auto": None,  # the tier kilo serve runs with (--tier, else config)
-    "kilo-auto-efficient": "auto-efficient",
-    "kilo-balanced": "balanced",
-    "kilo-frontier": "frontier",
-    "kilo-free": "free",
-}
+# ("kilo-auto": the tier kilo serve runs with, --tier else config; "kilo-<tier>": that tier)
+TIER_ALIASES: dict[str, str | None] = {"kilo-auto": None, **{f"kilo-{t}": t for t in TIERS}}
 
 
 class ApiError(Exception):
