@@ -15,8 +15,10 @@ granularities, each keeping its own policy:
   are what gets cut first when a text is over the encoder's window.
 
 The two readings differ: by line, each line is judged alone and code is recognised at column 0;
-by span, a line counts only inside a run of three and diffs are followed. Making them one would
-change the text the encoder sees for long turns (so the routing decisions), so each is kept.
+by span, a line counts only inside a run of three and diffs are followed. Making them one changes
+the text the encoder sees for long turns: judging the spans with the line test moved 11 of 1,352
+decisions of bench/route_quality.py's four sets, for the worse on the untuned one (difficulty
+80.1% -> 79.5%, under-routing 4.7% -> 5.0%), so each reading is kept.
 """
 
 from __future__ import annotations
