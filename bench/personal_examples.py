@@ -379,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from bench_io import print_report
 
-    from kilocli.routing import classifier as clf
+    from kilocli.routing.classifier import centroids as clf  # the module that reads them
 
     base = base_classifier()
     sets = dev_sets(args.real)

@@ -495,14 +495,15 @@ def test_catalogue_ids_and_provider_names_are_checked():
 def test_a_builtin_figure_off_the_method_must_state_its_basis(tmp_path):
     """The shipped catalogue is checked strictly: an edited figure that no longer follows from the
     method, with no basis of its own, names the value the method would give."""
-    from kilocli.routing import pools
+    from kilocli.routing.pools.catalogue import CatalogueLoader
+    from kilocli.routing.pools.checks import PoolFile
 
     text = (builtin_pools_dir() / "catalogue.toml").read_text(encoding="utf-8")
     old = "edit     = { easy = 0.763, medium = 0.428, hard = 0.032 }"
     assert text.count(old) == 2  # gpt-oss-120b and its :free twin
     path = write(tmp_path / "catalogue.toml", text.replace(old, old.replace("0.763", "0.900"), 1))
-    loader = pools._CatalogueLoader()
-    loader.add(pools._File(path, builtin=True), tomllib.loads(path.read_text(encoding="utf-8")))
+    loader = CatalogueLoader()
+    loader.add(PoolFile(path, builtin=True), tomllib.loads(path.read_text(encoding="utf-8")))
     message = pool_error(loader.build)
     assert message == (
         f"{path.resolve()}: models.gpt-oss-120b.skills.edit.easy: 0.9 does not follow from "

@@ -3,7 +3,7 @@
 A correction (``kilo route --teach``, ``/wrong``, ``/retry --up``, ``kilo ask --up``) is stored with
 the prompt and the label the user wanted. The newest ``CAP`` of them become personal examples; each
 weighs ``0.5 ** (age / HALF_LIFE_DAYS)``, so an old habit fades as new corrections arrive. How they
-enter the classifier (kilocli/routing/classifier.py, ``Classifier.personalised``, PERSONAL_WEIGHT):
+enter the classifier (kilocli/routing/classifier/, ``Classifier.personalised``, PERSONAL_WEIGHT):
 as a local term on their bucket's score for requests whose plain MiniLM cosine with them passes a
 floor, so they decide requests that resemble them and leave unrelated ones alone.
 

@@ -22,273 +22,46 @@ Kilo's Auto Efficient design):
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from kilocli.errors import PoolError, UsageError
-from kilocli.routing.cost import estimate_cost, format_usd, resolve_price
-from kilocli.routing.pools import Catalogue, ModelSpec, TierPool
+from kilocli.errors import PoolError
+from kilocli.routing.candidates import (
+    FILTER_WORDS,
+    RouteContext,
+    Row,
+    evaluate,
+    nothing_fits,
+    resolve_model_id,
+)
+from kilocli.routing.cost import format_usd
+from kilocli.routing.decision import (
+    STABLE_CANDIDATE_KEYS,
+    STABLE_JSON_KEYS,
+    Candidate,
+    Constraints,
+    Decision,
+    NoCandidate,
+    OverCap,
+    RouteRequest,
+)
+from kilocli.routing.pools import Catalogue, TierPool
 from kilocli.routing.taxonomy import CHEAPEST_ADEQUATE, ORDERED
 
-if TYPE_CHECKING:  # the classifier module imports numpy: not needed to route
+if TYPE_CHECKING:  # the classifier package imports numpy: not needed to route
     from kilocli.routing.classifier import Classification
 
-
-class NoCandidate(UsageError):
-    """Every model of the pool was filtered out; the message says which filter removed what."""
-
-
-class OverCap(UsageError):
-    """A pinned model's estimate is over the cost cap (or cannot be shown to be under it)."""
-
-
-# The `--json` contract: keys every decision object carries (scripts rely on them; more may follow).
-STABLE_JSON_KEYS: frozenset[str] = frozenset(
-    {
-        "task",
-        "difficulty",
-        "task_probs",
-        "difficulty_probs",
-        "margin",
-        "tier",
-        "model",
-        "provider",
-        "estimated_cost_usd",
-        "input_tokens",
-        "expected_output_tokens",
-        "frontier_model",
-        "frontier_cost_usd",
-        "fallback_used",
-        "candidates",
-    }
-)
-STABLE_CANDIDATE_KEYS: frozenset[str] = frozenset(
-    {"model", "skill", "bar", "adequate", "estimated_cost_usd", "reason"}
-)
-
-
-@dataclass(frozen=True)
-class Constraints:
-    # model id -> provider name that would serve it; None = no provider configured at all
-    # (then the router still decides over the whole pool and says so)
-    reachable: dict[str, str] | None = None
-    exclude: frozenset[str] = frozenset()
-    pin: str | None = None  # a pinned model id: no routing
-    max_cost_usd: float | None = None  # per-turn cap on the estimate
-    current_model: str | None = None  # the session's model so far (sticky sessions)
-    cached_input_tokens: int = 0  # prefix already in the current model's provider cache
-    force: bool = False  # call a pinned model even when its estimate is over the cost cap
-
-
-@dataclass(frozen=True)
-class RouteRequest:
-    input_tokens: int  # tokens of everything that will be sent (system + history + turn + files)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    model: str
-    provider: str | None
-    skill: float | None
-    bar: float
-    # meets the bar and passed every filter: the engine may fall back to it
-    adequate: bool
-    estimated_cost_usd: float | None  # None = unpriced
-    reason: str  # why adequate / why not ("below the bar", "context 128,000 < 150,000", ...)
-    eligible: bool = True  # passed the filters (reachable, not excluded, fits, within the cap)
-    skill_basis: str | None = None  # where the skill figure comes from
-
-
-@dataclass(frozen=True)
-class Decision:
-    task: str
-    difficulty: str
-    task_probs: dict[str, float]
-    difficulty_probs: dict[str, float]
-    margin: float  # task margin (top1 - top2 probability)
-    difficulty_margin: float
-    tier: str
-    model: str
-    provider: str | None
-    estimated_cost_usd: float | None
-    input_tokens: int
-    expected_output_tokens: int
-    frontier_model: str | None
-    frontier_cost_usd: float | None
-    fallback_used: bool
-    candidates: list[Candidate]
-    reason: str  # one sentence: why this model
-    sticky: bool = False  # kept the session's model where the rules alone would have switched
-    no_provider_configured: bool = False
-    notes: list[str] = field(default_factory=list)
-    max_cost_usd: float | None = None  # the per-turn cap the decision was made under
-    bar: float | None = None  # the cell's bar (pool.bars[difficulty])
-    skill: float | None = None  # the chosen model's skill for the cell
-    pinned: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        """Stable keys (the dataclass fields, so Decision(**json) round-trips), rounded figures."""
-        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["task_probs"] = {k: _r4(v) for k, v in self.task_probs.items()}
-        out["difficulty_probs"] = {k: _r4(v) for k, v in self.difficulty_probs.items()}
-        out["margin"] = _r4(self.margin)
-        out["difficulty_margin"] = _r4(self.difficulty_margin)
-        out["estimated_cost_usd"] = _usd(self.estimated_cost_usd)
-        out["frontier_cost_usd"] = _usd(self.frontier_cost_usd)
-        out["bar"] = _r4(self.bar)
-        out["skill"] = _r4(self.skill)
-        out["notes"] = list(self.notes)
-        out["candidates"] = [
-            {
-                **{f.name: getattr(c, f.name) for f in fields(c)},
-                "skill": _r4(c.skill),
-                "bar": _r4(c.bar),
-                "estimated_cost_usd": _usd(c.estimated_cost_usd),
-            }
-            for c in self.candidates
-        ]
-        return out
-
-
-def _r4(value: float | None) -> float | None:
-    return None if value is None else round(float(value), 4)
-
-
-def _usd(value: float | None) -> float | None:
-    # six significant digits: exact enough for sub-cent estimates, free of float noise
-    return None if value is None else float(f"{value:.6g}")
-
-
-# -- evaluation of one model ---------------------------------------------------------------------
-
-
-@dataclass
-class _Row:
-    """One model under evaluation (mutable working state; becomes a Candidate)."""
-
-    model: str
-    index: int  # position in the pool (tie-breaks, "ordered")
-    spec: ModelSpec | None
-    provider: str | None
-    skill: float | None
-    basis: str | None
-    cost: float | None
-    meets_bar: bool
-    filtered: str | None  # filter kind that removed it, None = eligible
-    reason: str
-
-    @property
-    def eligible(self) -> bool:
-        return self.filtered is None
-
-    @property
-    def adequate(self) -> bool:
-        return self.filtered is None and self.meets_bar
-
-    def candidate(self, bar: float) -> Candidate:
-        return Candidate(
-            model=self.model,
-            provider=self.provider,
-            skill=self.skill,
-            bar=bar,
-            adequate=self.adequate,
-            estimated_cost_usd=self.cost,
-            reason=self.reason,
-            eligible=self.eligible,
-            skill_basis=self.basis,
-        )
-
-
-@dataclass(frozen=True)
-class _Context:
-    """What every row is evaluated against."""
-
-    task: str
-    difficulty: str
-    bar: float
-    input_tokens: int
-    output_tokens: int
-    constraints: Constraints
-    apply_cap: bool = True
-    # never below balanced: the least skill a candidate may have for the cell (None = no floor)
-    floor: float | None = None
-    floor_model: str | None = None
-
-    @property
-    def cell(self) -> str:
-        return f"{self.task}/{self.difficulty}"
-
-
-def _evaluate(model_id: str, index: int, catalogue: Catalogue, ctx: _Context) -> _Row:
-    c = ctx.constraints
-    spec = catalogue.models.get(model_id)
-    provider = c.reachable.get(model_id) if c.reachable is not None else None
-    if spec is None:
-        return _Row(
-            model=model_id,
-            index=index,
-            spec=None,
-            provider=provider,
-            skill=None,
-            basis=None,
-            cost=None,
-            meets_bar=False,
-            filtered="unknown",
-            reason="not in the model catalogue",
-        )
-    skill = spec.skills.get((ctx.task, ctx.difficulty))
-    incumbent = model_id == c.current_model
-    cached = min(c.cached_input_tokens, ctx.input_tokens) if incumbent else 0
-    price = resolve_price(spec, ctx.input_tokens, provider)
-    cost = estimate_cost(price, ctx.input_tokens, ctx.output_tokens, cached)
-    below_floor = skill is not None and ctx.floor is not None and skill.value < ctx.floor
-    meets = skill is not None and skill.value >= ctx.bar and not below_floor
-    row = _Row(
-        model=model_id,
-        index=index,
-        spec=spec,
-        provider=provider,
-        skill=None if skill is None else skill.value,
-        basis=None if skill is None else skill.basis,
-        cost=cost,
-        meets_bar=meets,
-        filtered=None,
-        reason="",
-    )
-    needed = ctx.input_tokens + ctx.output_tokens
-    cap = c.max_cost_usd if ctx.apply_cap else None
-    if spec.status == "deprecated":
-        row.filtered, row.reason = "deprecated", "deprecated"
-    elif model_id in c.exclude:
-        row.filtered, row.reason = "excluded", "excluded by you"
-    elif c.reachable is not None and provider is None:
-        row.filtered = "unreachable"
-        row.reason = "unreachable: no configured provider serves it"
-        if spec.provider_ids:
-            row.reason = f"unreachable: needs {' or '.join(spec.provider_ids)}"
-    elif needed > spec.context_window:
-        row.filtered = "context"
-        row.reason = f"context {spec.context_window:,} < {needed:,} tokens needed"
-    elif cap is not None and cost is None:
-        row.filtered = "unpriced_cap"
-        row.reason = f"unpriced: cannot prove it fits --max-cost {format_usd(cap)}"
-    elif cap is not None and cost is not None and cost > cap:
-        row.filtered = "over_cap"
-        row.reason = f"estimate {format_usd(cost)} over --max-cost {format_usd(cap)}"
-    elif skill is None:
-        row.reason = f"no skill figure for {ctx.cell}"
-    elif below_floor:
-        row.reason = f"below the balanced floor {ctx.floor:.2f} ({ctx.floor_model} less a margin)"
-    else:
-        verdict = "meets" if meets else "below"
-        row.reason = f"{verdict} the bar {ctx.bar:.2f}"
-    if incumbent and row.eligible and cached:
-        row.reason += " (session's model: cached prompt)"
-    return row
-
-
-# -- the decision --------------------------------------------------------------------------------
+__all__ = [  # the decision's types are re-exported: importers know them from here
+    "STABLE_CANDIDATE_KEYS",
+    "STABLE_JSON_KEYS",
+    "Candidate",
+    "Constraints",
+    "Decision",
+    "NoCandidate",
+    "OverCap",
+    "RouteRequest",
+    "route",
+]
 
 
 def route(
@@ -305,7 +78,7 @@ def route(
     bar = _lookup(pool, pool.bars, difficulty, "bars")
     output_tokens = _lookup(pool, pool.expected_output_tokens, task, "expected_output_tokens")
     input_tokens = max(0, request.input_tokens)
-    ctx = _Context(task, difficulty, bar, input_tokens, output_tokens, constraints)
+    ctx = RouteContext(task, difficulty, bar, input_tokens, output_tokens, constraints)
     notes: list[str] = []
     if constraints.reachable is None:
         notes.append(
@@ -315,8 +88,8 @@ def route(
     frontier_model, frontier_cost = _frontier(frontier, catalogue, ctx)
 
     def decision(
-        row: _Row,
-        candidates: list[_Row],
+        row: Row,
+        candidates: list[Row],
         reason: str,
         *,
         fallback_used: bool = False,
@@ -356,15 +129,15 @@ def route(
 
     if pool.rule == CHEAPEST_ADEQUATE and pool.floor_tolerance is not None:
         ctx = _with_floor(pool, catalogue, ctx)
-    rows = [_evaluate(m, i, catalogue, ctx) for i, m in enumerate(pool.models)]
+    rows = [evaluate(m, i, catalogue, ctx) for i, m in enumerate(pool.models)]
     eligible = [r for r in rows if r.eligible]
     if not eligible:
-        raise NoCandidate(_nothing_fits(pool, rows, ctx))
+        raise NoCandidate(nothing_fits(pool, rows, ctx))
 
     if pool.rule == ORDERED:
         pick = eligible[0]
         reason = f"{pick.model} is the first available model of the {pool.name} tier"
-        skipped = [f"{r.model} ({_SHORT[r.filtered or '']})" for r in rows[: pick.index]]
+        skipped = [f"{r.model} ({FILTER_WORDS[r.filtered or '']})" for r in rows[: pick.index]]
         if skipped:
             reason += f"; skipped {', '.join(skipped)}"
         return decision(pick, rows, reason)
@@ -422,20 +195,7 @@ def route(
     return decision(fallback, rows, reason, fallback_used=True)
 
 
-# filter kind -> a word or two for one-line summaries
-_SHORT = {
-    "deprecated": "deprecated",
-    "excluded": "excluded",
-    "unreachable": "unreachable",
-    "context": "context too small",
-    "unpriced_cap": "unpriced under --max-cost",
-    "over_cap": "over --max-cost",
-    "unknown": "not in the catalogue",
-    "": "",
-}
-
-
-def _with_floor(pool: TierPool, catalogue: Catalogue, ctx: _Context) -> _Context:
+def _with_floor(pool: TierPool, catalogue: Catalogue, ctx: RouteContext) -> RouteContext:
     """Never below balanced: the tier's fallback model (the balanced model the user's providers
     reach) sets the least skill a candidate may have for the cell, less the tier's tolerance. So a
     cheaper model is chosen only where its figures say it does about as well as balanced."""
@@ -453,7 +213,7 @@ def _lookup(pool: TierPool, table: dict[str, Any], key: str, name: str) -> Any:
         raise PoolError(f"{where}: {name}.{key} is missing") from None
 
 
-def _cheapest_adequate(eligible: list[_Row], ctx: _Context) -> tuple[_Row, str]:
+def _cheapest_adequate(eligible: list[Row], ctx: RouteContext) -> tuple[Row, str]:
     adequate = [r for r in eligible if r.meets_bar]
     if adequate:
         # unpriced models cannot be shown to be cheaper: they come after every priced one
@@ -477,20 +237,20 @@ def _cheapest_adequate(eligible: list[_Row], ctx: _Context) -> tuple[_Row, str]:
     )
 
 
-def _incumbent(rows: list[_Row], current: str | None) -> _Row | None:
+def _incumbent(rows: list[Row], current: str | None) -> Row | None:
     if current is None:
         return None
     return next((r for r in rows if r.model == current), None)
 
 
-def _switch_pays(incumbent: _Row, pick: _Row, factor: float) -> bool:
+def _switch_pays(incumbent: Row, pick: Row, factor: float) -> bool:
     """Switch only when the new pick is provably cheaper by more than the factor."""
     if incumbent.cost is None or pick.cost is None:
         return False
     return incumbent.cost > factor * pick.cost
 
 
-def _sticky_reason(incumbent: _Row, pick: _Row, ctx: _Context, factor: float) -> str:
+def _sticky_reason(incumbent: Row, pick: Row, ctx: RouteContext, factor: float) -> str:
     head = (
         f"kept the session's model {incumbent.model}: it meets the bar {ctx.bar:.2f} for {ctx.cell}"
     )
@@ -503,8 +263,8 @@ def _sticky_reason(incumbent: _Row, pick: _Row, ctx: _Context, factor: float) ->
 
 
 def _fallback_row(
-    pool: TierPool, rows: list[_Row], catalogue: Catalogue, ctx: _Context
-) -> _Row | None:
+    pool: TierPool, rows: list[Row], catalogue: Catalogue, ctx: RouteContext
+) -> Row | None:
     """The first model of the fallback chain that passes the filters; rows for fallbacks outside
     the pool are appended to `rows` so that --explain shows them."""
     chain = getattr(pool, "fallback_chain", ()) or (pool.fallback,)
@@ -512,7 +272,7 @@ def _fallback_row(
     for model_id in chain:
         row = by_id.get(model_id)
         if row is None:
-            row = _evaluate(model_id, len(rows), catalogue, ctx)
+            row = evaluate(model_id, len(rows), catalogue, ctx)
             rows.append(row)
             by_id[model_id] = row
         if row.eligible:
@@ -520,9 +280,9 @@ def _fallback_row(
     return None
 
 
-def _pinned_row(pin: str, catalogue: Catalogue, ctx: _Context, notes: list[str]) -> _Row:
-    model_id = _resolve_model_id(pin, catalogue)
-    row = _evaluate(model_id, 0, catalogue, ctx)
+def _pinned_row(pin: str, catalogue: Catalogue, ctx: RouteContext, notes: list[str]) -> Row:
+    model_id = resolve_model_id(pin, catalogue)
+    row = evaluate(model_id, 0, catalogue, ctx)
     if row.filtered in ("over_cap", "unpriced_cap") and not ctx.constraints.force:
         raise OverCap(f"pinned model {model_id}: {row.reason}; pass --force to call it anyway")
     if not row.eligible:
@@ -532,49 +292,14 @@ def _pinned_row(pin: str, catalogue: Catalogue, ctx: _Context, notes: list[str])
     return row
 
 
-def _resolve_model_id(name: str, catalogue: Catalogue) -> str:
-    """A catalogue id from our id or a provider's id for it ("anthropic/claude-sonnet-4.5")."""
-    if name in catalogue.models:
-        return name
-    lowered = name.lower()
-    for spec in catalogue.models.values():
-        if spec.id.lower() == lowered or lowered in (v.lower() for v in spec.provider_ids.values()):
-            return spec.id
-    known = sorted(catalogue.models)
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-    hint = f"did you mean {', '.join(close)}? " if close else ""
-    raise UsageError(f"unknown model {name!r}: {hint}`kilo models` lists the known ones")
-
-
-def _nothing_fits(pool: TierPool, rows: list[_Row], ctx: _Context) -> str:
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r.filtered or ""] = counts.get(r.filtered or "", 0) + 1
-    cap = format_usd(ctx.constraints.max_cost_usd)
-    needed = ctx.input_tokens + ctx.output_tokens
-    labels = {
-        "unreachable": "unreachable",
-        "excluded": "excluded",
-        "over_cap": f"over --max-cost {cap}",
-        "unpriced_cap": f"unpriced (cannot prove they fit --max-cost {cap})",
-        "context": f"with a context window under {needed:,} tokens",
-        "deprecated": "deprecated",
-        "unknown": "not in the catalogue",
-    }
-    parts = [f"{counts[k]} {label}" for k, label in labels.items() if counts.get(k)]
-    if not rows:
-        parts = ["the pool lists no models"]
-    return f"no model of the {pool.name} tier fits this turn: {', '.join(parts)}"
-
-
 def _frontier(
-    frontier: TierPool | None, catalogue: Catalogue, ctx: _Context
+    frontier: TierPool | None, catalogue: Catalogue, ctx: RouteContext
 ) -> tuple[str | None, float | None]:
     """What the frontier tier would pick for the same request and reachability (rule ordered,
     no cost cap: it is the yardstick for what routing saved)."""
     if frontier is None:
         return None, None
-    fctx = _Context(
+    fctx = RouteContext(
         ctx.task,
         ctx.difficulty,
         ctx.bar,
@@ -584,7 +309,7 @@ def _frontier(
         apply_cap=False,
     )
     for i, model_id in enumerate(frontier.models):
-        row = _evaluate(model_id, i, catalogue, fctx)
+        row = evaluate(model_id, i, catalogue, fctx)
         if row.eligible:
             return row.model, row.cost
     return None, None
