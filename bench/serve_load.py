@@ -5,7 +5,7 @@ prompts, so each is routed and recorded on its own); the same load is first sent
 upstream directly. Prints the time to the first content token (p50/p95) both ways and what kilo
 serve adds, requests per second through kilo serve, and the requests recorded in its store
 against those sent. With --sigterm, a second round sends SIGTERM while N streams run and counts
-the records against the requests that were answered. Target (DESIGN.md): <= 20 ms added p95 to
+the records against the requests that were answered. Target (issue 10): <= 20 ms added p95 to
 the first byte at 50 streams; nothing unrecorded at 200.
 
 Usage: python bench/serve_load.py [--clients 50] [--requests 3] [--words 20] [--chunk-delay 0.02]
