@@ -23,12 +23,14 @@ from kilocli.routing import classifier as clf_mod
 from kilocli.routing.classifier import (
     HARDER_WITHIN,
     INHERIT_WEIGHT,
+    LONG_ASK_CHARS,
     LONG_TURN_CHARS,
     Classification,
     Classifier,
     Example,
     default_examples_dir,
     harder_on_ties,
+    is_long,
     load_examples,
 )
 from kilocli.routing.encoder import Encoder, load_encoder
@@ -307,7 +309,7 @@ def test_harder_on_ties_rule():
 
 def test_low_difficulty_margin_resolves_harder_on_real_prompts(held_out):
     clf, held = held_out
-    held = [e for e in held if len(e.text) <= LONG_TURN_CHARS]
+    held = [e for e in held if not is_long(e.text)]
     results = clf.classify_many([e.text for e in held])
     moved = 0
     for r in results:
@@ -324,7 +326,7 @@ def test_low_difficulty_margin_resolves_harder_on_real_prompts(held_out):
 
 def test_a_long_turn_is_never_easy(shipped: Classifier):
     request = "write a commit message for this diff"
-    diff = "\n".join(f"-    retries_{i} = 3\n+    retries_{i} = 5" for i in range(40))
+    diff = "\n".join(f"-    retries_{i} = 3\n+    retries_{i} = 5" for i in range(60))
     long_turn = f"{request}\n```diff\n{diff}\n```"
     assert len(long_turn) > LONG_TURN_CHARS
     short = shipped.classify([request])
@@ -334,8 +336,30 @@ def test_a_long_turn_is_never_easy(shipped: Classifier):
     assert long.difficulty == "medium"
     assert long.difficulty_probs["easy"] > long.difficulty_probs["medium"]  # the floor decided
     vector = shipped.embed([long_turn])[0]
-    assert shipped.classify_vectors(vector, chars=len(long_turn)) == long
-    assert shipped.classify_vectors(vector).difficulty == "easy"  # length unknown: no floor
+    assert shipped.classify_vectors(vector, text=long_turn) == long
+    assert shipped.classify_vectors(vector).difficulty == "easy"  # text unknown: no floor
+
+
+def test_long_own_words_are_never_easy_a_long_paste_under_a_short_ask_may_be(shipped: Classifier):
+    ask = "add a comment on top"
+    code = "\n".join(f"total_{i} = price_{i} * qty_{i}" for i in range(40))
+    pasted = f"```python\n{code}\n```\n{ask}"
+    assert 1000 < len(pasted) <= LONG_TURN_CHARS
+    assert not is_long(pasted)  # a long paste under a one-line ask: its size alone decides nothing
+    described = (
+        "Every night our export job writes the orders of the day to a CSV file on the shared "
+        "drive, and since last week some rows come out with the customer name shifted into the "
+        "price column, but only for customers whose names contain a comma. What could cause it?"
+    )
+    assert len(described) > LONG_ASK_CHARS and is_long(described)
+    assert is_long("x = 1\n" * (LONG_TURN_CHARS // 6 + 1))  # or the whole turn is long
+    assert shipped.classify([described]).difficulty != "easy"
+    c = shipped.classify([pasted])
+    if max(c.difficulty_probs, key=c.difficulty_probs.__getitem__) == "easy":
+        assert c.difficulty in ("easy", "medium")  # harder on ties may still lift it one level
+        assert harder_on_ties(np.array([c.difficulty_probs[d] for d in DIFFICULTIES])) == (
+            DIFFICULTIES.index(c.difficulty)
+        )  # the rule, not the length floor, decided
 
 
 def test_clear_cases_of_each_difficulty(shipped: Classifier):
@@ -467,7 +491,7 @@ def test_older_turns_weigh_less(shipped: Classifier):
 def test_classify_vectors_matches_classify(shipped: Classifier):
     turns = ["write pytest tests for the parser", "yes do it"]
     vectors = shipped.embed(turns)
-    direct = shipped.classify_vectors(vectors[-1], list(vectors[:-1]))
+    direct = shipped.classify_vectors(vectors[-1], list(vectors[:-1]), text=turns[-1])
     assert direct == shipped.classify(turns)
 
 

@@ -12,11 +12,14 @@ Scoring, per axis (task, difficulty):
    docker and CI) from being judged by one blurred mean.
 4. Probabilities: a softmax over the scores with a calibrated temperature; for the task, times the
    base rates of real requests (``TASK_PRIOR ** PRIOR_WEIGHT``); margin = top1 - top2.
+5. The task probabilities are blended (``LEXICAL_WEIGHT``) with those of a logistic regression over
+   the words and word pairs of the ask (``lexical.py``): the words that say what is asked ("write",
+   "why does", "review") are few, and the sentence vectors place a request by its subject.
 
 Difficulty ties go harder: the chosen difficulty is the hardest whose probability is within
 ``HARDER_WITHIN`` of the most probable one, one level up at most, because under-routing a hard
-request costs more than paying a little more for an easy one. A turn over ``LONG_TURN_CHARS``
-characters is never easy.
+request costs more than paying a little more for an easy one. A turn whose own words run over
+``LONG_ASK_CHARS`` characters, or whose whole text runs over ``LONG_TURN_CHARS``, is never easy.
 
 Session context: earlier user turns form a context vector (a turn k turns back weighs
 ``CONTEXT_DECAY ** (k - 1)`` times its informativeness). The current turn is blended with it, with a
@@ -36,11 +39,17 @@ nothing.
     examples.py    the labeled utterances (examples/*.toml) read and checked
     embedding.py   a turn as one vector: its ask and its paste embedded apart and mixed
     centroids.py   the fitted model: whitened centroids and examples per axis, their scores
+    lexical.py     the lexical head: a linear model over the ask's words, fitted with scikit-learn
     classify.py    the Classifier: probabilities, harder on ties, session context
 """
 
 from kilocli.routing.classifier.centroids import Axis, Model
-from kilocli.routing.classifier.classify import Classification, Classifier, harder_on_ties
+from kilocli.routing.classifier.classify import (
+    Classification,
+    Classifier,
+    harder_on_ties,
+    is_long,
+)
 from kilocli.routing.classifier.embedding import SupportsEncode, embed_texts, embedding_key
 from kilocli.routing.classifier.examples import (
     EXAMPLE_TABLE,
@@ -54,6 +63,8 @@ from kilocli.routing.classifier.examples import (
 from kilocli.routing.classifier.params import (
     HARDER_WITHIN,
     INHERIT_WEIGHT,
+    LEXICAL_WEIGHT,
+    LONG_ASK_CHARS,
     LONG_TURN_CHARS,
     PASTE_TOKENS,
     PASTE_WEIGHT,
@@ -64,6 +75,8 @@ __all__ = [
     "FOLLOWUP_TABLE",
     "HARDER_WITHIN",
     "INHERIT_WEIGHT",
+    "LEXICAL_WEIGHT",
+    "LONG_ASK_CHARS",
     "LONG_TURN_CHARS",
     "PASTE_TOKENS",
     "PASTE_WEIGHT",
@@ -79,5 +92,6 @@ __all__ = [
     "embedding_key",
     "examples_digest",
     "harder_on_ties",
+    "is_long",
     "load_examples",
 ]

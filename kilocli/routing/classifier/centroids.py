@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kilocli.routing.classifier import lexical
 from kilocli.routing.classifier.embedding import normalise
 from kilocli.routing.classifier.examples import Example
 from kilocli.routing.classifier.params import (
@@ -133,6 +134,12 @@ class Model:
     diff_bounds: np.ndarray
     raw_task_centroids: np.ndarray  # unwhitened: informativeness is measured in the plain space
     followup_centroid: np.ndarray
+    # the lexical head (lexical.py): its vocabulary (newline-joined terms), their idf, and the task
+    # logistic regression's coefficients and intercepts
+    lex_terms: np.ndarray
+    lex_idf: np.ndarray
+    lex_task_coef: np.ndarray
+    lex_task_intercept: np.ndarray
 
     @classmethod
     def fit(cls, examples: Sequence[Example], vectors: np.ndarray) -> Model:
@@ -148,11 +155,18 @@ class Model:
         y = np.asarray(tasks)
         raw = normalise(np.stack([x[(y == b) & short].mean(axis=0) for b in range(len(TASKS))]))
         follow = vectors[[i for i, e in enumerate(examples) if e.task is None]].mean(axis=0)
+        vocabulary, task_coef, task_intercept = lexical.fit(
+            [lexical.lexical_text(examples[i].text) for i in labeled], tasks, len(TASKS)
+        )
         return cls(
             *(t.whitener, t.centroids, t.examples, t.bounds),
             *(d.whitener, d.centroids, d.examples, d.bounds),
             raw.astype(np.float32),
             normalise(follow).astype(np.float32),
+            vocabulary.to_bytes(),
+            vocabulary.idf,
+            task_coef,
+            task_intercept,
         )
 
     def save(self, directory: Path) -> None:

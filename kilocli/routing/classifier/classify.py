@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kilocli.routing.classifier import lexical
 from kilocli.routing.classifier.centroids import Axis, Model
 from kilocli.routing.classifier.embedding import (
     SupportsEncode,
@@ -30,6 +31,8 @@ from kilocli.routing.classifier.params import (
     INFO_HIGH,
     INFO_LOW,
     INHERIT_WEIGHT,
+    LEXICAL_WEIGHT,
+    LONG_ASK_CHARS,
     LONG_TURN_CHARS,
     MAX_CONTEXT_WEIGHT,
     PRIOR_WEIGHT,
@@ -38,6 +41,7 @@ from kilocli.routing.classifier.params import (
 )
 from kilocli.routing.personal import PersonalExample
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
+from kilocli.routing.text import split_turn
 
 TURN_MEMO = 512  # vectors of recent turns kept: a session's history is not re-embedded every turn
 
@@ -67,6 +71,20 @@ def _margin(probs: np.ndarray) -> float:
     return float(top[-1] - top[-2])
 
 
+def is_long(turn: str) -> bool:
+    """Does a turn carry moderate context, so that it is never easy? (params.LONG_ASK_CHARS)"""
+    return len(turn) > LONG_TURN_CHARS or len(split_turn(turn).prose) > LONG_ASK_CHARS
+
+
+def _blend(probs: np.ndarray, log_lexical: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per row, the normalised geometric blend p^(1-w) * q^w of two distributions."""
+    w = weights[:, None]
+    z = (1.0 - w) * np.log(np.maximum(probs, 1e-12)) + w * log_lexical
+    z -= z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 def harder_on_ties(difficulty_probs: np.ndarray) -> int:
     """Index of the hardest difficulty whose probability is within HARDER_WITHIN of the top one,
     at most one level above the top one: a tie between easy and hard ("hi": easy 0.51, hard 0.32)
@@ -85,6 +103,7 @@ class Classifier:
         m = model
         self._task = Axis(m.task_whitener, m.task_centroids, m.task_examples, m.task_bounds)
         self._diff = Axis(m.diff_whitener, m.diff_centroids, m.diff_examples, m.diff_bounds)
+        self._vocabulary = lexical.Vocabulary.from_bytes(m.lex_terms, m.lex_idf)
         self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
         self._memo_lock = threading.Lock()
         self.personal: tuple[PersonalExample, ...] = ()
@@ -160,25 +179,24 @@ class Classifier:
         if not turns:
             raise ValueError("classify() needs at least one turn")
         vectors = self.embed(turns)
-        return self.classify_vectors(vectors[-1], list(vectors[:-1]), chars=len(turns[-1]))
+        return self.classify_vectors(vectors[-1], list(vectors[:-1]), text=turns[-1])
 
     def classify_many(self, prompts: Sequence[str]) -> list[Classification]:
         """Independent one-turn prompts, encoded in one batch."""
-        chars = np.array([len(p) for p in prompts])
-        return self._decide(self.embed(prompts), np.zeros(len(prompts)), chars)
+        return self._decide(self.embed(prompts), np.zeros(len(prompts)), list(prompts))
 
     def classify_vectors(
-        self, current: np.ndarray, history: Sequence[np.ndarray] = (), *, chars: int = 0
+        self, current: np.ndarray, history: Sequence[np.ndarray] = (), *, text: str = ""
     ) -> Classification:
         """Like classify(), from vectors made by embed() (history oldest first).
 
-        ``chars``: the current turn's length in characters (0 if unknown; see LONG_TURN_CHARS).
+        ``text``: the current turn, for its words (the lexical heads) and its length (is_long());
+        "" when unknown, and the vectors alone decide.
         """
         current = np.asarray(current, dtype=np.float32)
         context = self._context(history)
-        length = np.array([chars])
         if context is None:
-            return self._decide(current[None, :], np.zeros(1), length)[0]
+            return self._decide(current[None, :], np.zeros(1), [text])[0]
         weight = MAX_CONTEXT_WEIGHT * (1.0 - self.informativeness(current))
         blended = normalise((1.0 - weight) * current + weight * context)
         floor = 0
@@ -188,7 +206,7 @@ class Classifier:
         # message") decides for itself.
         if weight >= INHERIT_WEIGHT or self._continues(current, context):
             floor = harder_on_ties(self._difficulty_probs(context[None, :])[0])
-        return self._decide(blended[None, :], np.array([weight]), length, np.array([floor]))[0]
+        return self._decide(blended[None, :], np.array([weight]), [text], np.array([floor]))[0]
 
     def _continues(self, current: np.ndarray, context: np.ndarray) -> bool:
         scores = self._task.scores(np.stack([current, context]))
@@ -220,19 +238,29 @@ class Classifier:
         self,
         vectors: np.ndarray,
         context_weights: np.ndarray,
-        chars: np.ndarray,
+        texts: Sequence[str],
         floors: np.ndarray | None = None,
     ) -> list[Classification]:
-        """``floors``: per turn, the easiest difficulty index it may get (default 0)."""
+        """``texts``: the turns themselves ("" when unknown); ``floors``: per turn, the easiest
+        difficulty index it may get (default 0)."""
         task_p = _softmax(self._task.scores(vectors), TASK_TEMPERATURE) * _PRIOR
         task_p /= task_p.sum(axis=-1, keepdims=True)
         diff_p = self._difficulty_probs(vectors)
+        if LEXICAL_WEIGHT:
+            # the words weigh less as the session decides more; an unknown text has none
+            share = np.where([bool(t) for t in texts], 1.0 - np.asarray(context_weights), 0.0)
+            m = self.model
+            words = [lexical.lexical_text(t) for t in texts]
+            lex = lexical.log_probs(self._vocabulary, m.lex_task_coef, m.lex_task_intercept, words)
+            task_p = _blend(task_p, lex, LEXICAL_WEIGHT * share)
         if floors is None:
             floors = np.zeros(len(vectors), dtype=int)
         out = []
-        for tp, dp, cw, n, lo in zip(task_p, diff_p, context_weights, chars, floors, strict=True):
+        for tp, dp, cw, text, lo in zip(
+            task_p, diff_p, context_weights, texts, floors, strict=True
+        ):
             level = max(harder_on_ties(dp), int(lo))
-            if n > LONG_TURN_CHARS:
+            if is_long(text):
                 level = max(level, DIFFICULTIES.index("medium"))
             out.append(
                 Classification(

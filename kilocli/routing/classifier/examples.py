@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kilocli.errors import ConfigError
 from kilocli.routing import text as text_views
+from kilocli.routing.classifier import lexical
 from kilocli.routing.classifier.params import (
     FORMAT,
     PASTE_TOKENS,
@@ -166,7 +167,8 @@ def examples_digest(examples_dir: Traversable | Path | None = None) -> str:
     """Hash of the example files (names and bytes), of the parameters the cache depends on and of
     the rules that cut a turn into views (kilocli/routing/text.py: a changed rule re-embeds)."""
     root = default_examples_dir() if examples_dir is None else examples_dir
-    params = f"{FORMAT}|{PASTE_WEIGHT}|{PASTE_TOKENS}|{SHRINKAGE}|{SHORT_TURN_CHARS}"
+    params = f"{FORMAT}|{PASTE_WEIGHT}|{PASTE_TOKENS}|{SHRINKAGE}|{SHORT_TURN_CHARS}|"
+    params += f"{lexical.MIN_DF}|{lexical.C}|{lexical.NO_ASK_CHARS}"
     h = hashlib.sha256(params.encode())
     h.update(Path(text_views.__file__).read_bytes())
     for f in _example_files(root):
