@@ -34,13 +34,13 @@ class App:
     def __init__(
         self,
         paths: Paths,
-        settings: Settings,
+        settings: Settings | None = None,
         *,
         env: Mapping[str, str] | None = None,
         on_note: Note | None = None,
     ) -> None:
         self.paths = paths
-        self.settings = settings
+        self._settings = settings  # None: config.toml is read on first need
         self.env = dict(env) if env is not None else None  # None: os.environ when first needed
         self.on_note = on_note or _silent
         self._lock = threading.RLock()  # chat builds the router on a loader thread
@@ -51,12 +51,21 @@ class App:
 
     @classmethod
     def load(cls, *, on_note: Note | None = None) -> App:
-        """The user's own: paths from the environment (KILOCLI_HOME), settings from config.toml."""
+        """The user's own: paths from the environment (KILOCLI_HOME); settings from config.toml,
+        read when first needed (the history commands need only the store, and a broken config
+        must not keep `kilo sessions list` from working)."""
         from kilocli.config import get_paths
-        from kilocli.settings import load_settings
 
-        paths = get_paths()
-        return cls(paths, load_settings(paths), on_note=on_note)
+        return cls(get_paths(), on_note=on_note)
+
+    @property
+    def settings(self) -> Settings:
+        with self._lock:
+            if self._settings is None:
+                from kilocli.settings import load_settings
+
+                self._settings = load_settings(self.paths)
+            return self._settings
 
     # -- the model catalogue and the tiers' pools ----------------------------------------------
     def catalogue(self) -> Catalogue:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from kilocli import output
-from kilocli.config import atomic_write, get_paths
+from kilocli.app import App
+from kilocli.config import atomic_write
 from kilocli.errors import UsageError
 from kilocli.terminal_text import terminal_safe
 from kilocli.ui.tables import emit_json, local_time, print_table, table
@@ -35,12 +36,10 @@ PROMPT_WIDTH = 60
 
 
 def _corrections() -> list[CorrectionRecord]:
-    paths = get_paths()
-    if not paths.database.exists():
+    kilo = App.load()
+    if not kilo.paths.database.exists():
         return []
-    from kilocli.store import Store
-
-    with Store(paths.database) as store:
+    with kilo.store() as store:
         return store.corrections()
 
 
@@ -123,12 +122,10 @@ def rm(
 
       kilo examples rm 12 13 14
     """
-    paths = get_paths()
-    if not paths.database.exists():
+    kilo = App.load()
+    if not kilo.paths.database.exists():
         raise UsageError(f"no correction #{ids[0]} (kilo examples list)")
-    from kilocli.store import Store
-
-    with Store(paths.database) as store:
+    with kilo.store() as store:
         missing = [i for i in ids if not store.delete_correction(i)]
     for i in ids:
         if i not in missing:

@@ -10,7 +10,7 @@ import typer
 
 from kilocli import output
 from kilocli.completion import complete_session_ids
-from kilocli.config import atomic_write, get_paths
+from kilocli.config import atomic_write
 from kilocli.errors import UsageError
 from kilocli.routing.cost import format_usd
 from kilocli.terminal_text import terminal_safe
@@ -40,9 +40,9 @@ TITLE_WIDTH = 40
 
 
 def _store() -> Store:
-    from kilocli.store import Store
+    from kilocli.app import App
 
-    return Store(get_paths().database)
+    return App.load().store()
 
 
 def _one_line(text: str, width: int) -> str:

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kilocli.completion import complete_tiers
-from kilocli.config import get_paths
 from kilocli.errors import UsageError
 from kilocli.ui.tables import emit_json, print_table
 
 if TYPE_CHECKING:
+    from kilocli.app import App
     from kilocli.store import TurnRecord
     from kilocli.whatif import WhatIf
 
@@ -76,23 +76,22 @@ def stats_command(
 
       kilo stats --what-if balanced      (what the same turns would have cost under balanced)
     """
-    from kilocli import budget
+    from kilocli import budget, output
+    from kilocli.app import App
     from kilocli.routing.taxonomy import unknown_tier
-    from kilocli.settings import load_settings
-    from kilocli.store import Store
 
     if what_if is not None and (problem := unknown_tier(what_if)):
         raise UsageError(f"--what-if: {problem}")
-    paths = get_paths()
-    settings = load_settings(paths)
+    kilo = App.load(on_note=output.note)
+    settings = kilo.settings
     start = parse_since(since, datetime.now(UTC)) if since else None
-    with Store(paths.database) as store:
+    with kilo.store() as store:
         figures = store.stats(start)
         # budgets count today and this month whatever --since says (the session one: the latest)
         latest = store.latest_session_id()
         uses = budget.uses(settings, store.spent(latest)) if budget.configured(settings) else []
         turns = store.turns_for_replay(start) if what_if is not None else []
-    replayed = _replay(turns, what_if) if what_if is not None else None
+    replayed = _replay(kilo, turns, what_if) if what_if is not None else None
     if as_json:
         data = figures.to_json()
         data["budgets"] = [
@@ -109,12 +108,10 @@ def stats_command(
         print_table(render_what_if(replayed))
 
 
-def _replay(turns: list[TurnRecord], tier: str) -> WhatIf:
-    from kilocli import output
-    from kilocli.app import App
+def _replay(kilo: App, turns: list[TurnRecord], tier: str) -> WhatIf:
     from kilocli.whatif import replay
 
-    router = App.load(on_note=output.note).router()
+    router = kilo.router()
     return replay(
         turns,
         tier,
