@@ -8,14 +8,14 @@ import pytest
 pytest.importorskip("pexpect")
 pytest.importorskip("pyte")
 
-from test_chat_repl import _store, chat, home  # noqa: F401  (fixtures reused)
+from pty_chat import _store
 
 pytestmark = pytest.mark.slow
 
 PROMPT = "migrate the users table"
 
 
-def test_wrong_labels_the_last_turn_and_retry_up_is_recorded(chat, fake_server, home):  # noqa: F811
+def test_wrong_labels_the_last_turn_and_retry_up_is_recorded(chat, fake_server, home):
     term = chat()
     term.command(PROMPT)
     term.expect_log(" out · turn $")

@@ -1,6 +1,6 @@
 """No lost text: the partial answer reaches the store on a clock during a stall, and SIGTERM or
 SIGHUP during `kilo ask` records it, marked interrupted, then exits 128 + signal (the same in
-`kilo chat`: tests/test_chat_repl.py).
+`kilo chat`: tests/e2e/chat/test_repl.py).
 
 Real processes against the loopback server, which stalls mid-answer; the SQLite store is read
 afterwards as the user's next `kilo sessions show` would.

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pexpect
 import pytest
-from test_chat_repl import Term, _store, chat, home  # noqa: F401 - the REPL harness and fixtures
+from pty_chat import Term, _store
 
 pytestmark = pytest.mark.slow
 
 
-def test_a_session_budget_refuses_in_chat_and_the_repl_goes_on(chat, fake_server, home):  # noqa: F811
+def test_a_session_budget_refuses_in_chat_and_the_repl_goes_on(chat, fake_server, home):
     config = home / "config" / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text("budget_session_usd = 0.1\n")

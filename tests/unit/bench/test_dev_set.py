@@ -16,7 +16,7 @@ import pytest
 from kilocli.errors import UsageError
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 DEV_SET = REPO / "dev" / "handwritten_watched.jsonl"  # figures watched while examples were written
 DEV_SETS = [
     DEV_SET,

@@ -17,7 +17,7 @@ import pytest
 from kilocli.providers import presets
 from kilocli.routing import taxonomy
 
-PACKAGE = Path(__file__).resolve().parents[1] / "kilocli"
+PACKAGE = Path(__file__).resolve().parents[2] / "kilocli"
 HOMES = {
     "kilocli.routing.taxonomy": taxonomy,
     "kilocli.providers.presets": presets,
