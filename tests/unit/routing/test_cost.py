@@ -256,3 +256,13 @@ def test_catalogue_prices_citing_genai_prices_match_the_installed_data():
     assert checked >= 10
     assert writes >= 3  # the Anthropic models
     assert not drift, "; ".join(drift)
+
+
+def test_max_cost_math():
+    from kilocli.routing.cost import max_output_within
+    from kilocli.routing.pools import Price
+
+    price = Price(1.25, 10.0, 0.125, "test", "2026-12-01")
+    assert max_output_within(0.005, price, 1_000) == 375  # (0.005 - 0.00125) / 0.00001
+    assert max_output_within(0.001, price, 1_000) == 0
+    assert max_output_within(0.005, Price(None, 10.0, None, "t", "2026-12-01"), 10) is None

@@ -1,70 +1,36 @@
-"""bench/route_outcomes.py: outcome file checks, scoring, baselines, frontier and hull gap, and one
-end-to-end run with the real classifier over pools/swebench-measured.toml."""
+"""bench/route_outcomes.py: outcome file checks, scoring, baselines, frontier and hull gap (its
+end-to-end run with the real classifier: tests/e2e/bench/test_route_outcomes.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
 import pytest
+from outcome_rows import (
+    COSTS,
+    DEEPSEEK,
+    NANO,
+    OPUS,
+    POOL,
+    _row,
+    load_bench,
+    write_outcomes,
+)
 
 from kilocli.routing.pools import shift_bar
-
-REPO = Path(__file__).resolve().parent.parent
-POOL = REPO / "pools" / "swebench-measured.toml"
-
-# Three outcome models (names as in the outcome file) x four instances, with costs that add up
-# exactly in binary floating point.
-#   gpt-5-nano               solves i1             0.125 each -> 25%, $0.50
-#   deepseek-v3.2-reasoner   solves i1, i2         0.25 each  -> 50%, $1.00
-#   claude-opus-4.5          solves i1, i2, i3     1.0 each   -> 75%, $4.00
-NANO, DEEPSEEK, OPUS = "gpt-5-nano", "deepseek-v3.2-reasoner", "claude-opus-4.5"
-SOLVES = {NANO: {"i1"}, DEEPSEEK: {"i1", "i2"}, OPUS: {"i1", "i2", "i3"}}
-COSTS = {NANO: 0.125, DEEPSEEK: 0.25, OPUS: 1.0}
-PROBLEMS = {
-    "i1": "Fix the typo in the README: 'recieve' should be 'receive'.",
-    "i2": "parse_date() raises ValueError when the string has a +02:00 offset; it should "
-    "return an aware datetime instead.",
-    "i3": "Under concurrent writes the cache sometimes returns a stale entry after "
-    "invalidate(); find the race in the lock handling and fix it.",
-    "i4": "Rewrite the query planner so joins across sharded tables push filters down to each "
-    "shard, keeping the public API unchanged.",
-}
-
-
-def _row(ident: str) -> dict[str, object]:
-    return {
-        "instance_id": ident,
-        "repo": "example/project",
-        "difficulty": "<15 min fix",
-        "problem_statement": PROBLEMS[ident],
-        "resolved": {m: ident in SOLVES[m] for m in SOLVES},
-        "cost_usd": dict(COSTS),
-        "api_calls": {m: 3 for m in SOLVES},
-    }
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "route_outcomes", REPO / "bench" / "route_outcomes.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["route_outcomes"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_bench()
 
 
 @pytest.fixture
 def fixture_file(tmp_path: Path) -> Path:
-    path = tmp_path / "outcomes.jsonl"
-    path.write_text("".join(json.dumps(_row(i)) + "\n" for i in PROBLEMS), encoding="utf-8")
-    return path
+    return write_outcomes(tmp_path)
 
 
 @pytest.fixture
@@ -256,28 +222,3 @@ def test_pool_file_loads(bench):
     assert len(pool.models) == 11
     assert all(catalogue.models[m].status == "active" for m in pool.models)
     assert set(pool.models) | {"gemini-3-pro-preview"} == set(bench.OUTCOME_NAME)
-
-
-def test_end_to_end_json(bench, fixture_file, kilo, capsys):
-    # `kilo` points KILOCLI_HOME at a home sharing the warmed encoder cache
-    assert bench.main([str(fixture_file), "--pool", str(POOL), "--json"]) == 0
-    out = capsys.readouterr().out
-    r = json.loads(out)
-    assert r["file_instances"] == 4
-    assert r["pool"] == "swebench-measured"
-    for key in ("routed", "baselines", "frontier", "balanced", "predicted_task", "bars"):
-        assert key in r
-    routed = r["routed"]
-    for key in ("solved_pct", "cost_usd", "hull_gap", "no_outcome", "models", "fallback_used"):
-        assert key in routed
-    assert sum(routed["models"].values()) == 4
-    measured = {"gpt-5-nano", "deepseek-v3.2", "claude-opus-4.5"}
-    unmeasured = sum(n for m, n in routed["models"].items() if m not in measured)
-    assert routed["no_outcome"] == unmeasured
-    assert [(b["model"], b["solved_pct"], b["cost_usd"]) for b in r["baselines"]] == [
-        (NANO, 25.0, 0.5),
-        (DEEPSEEK, 50.0, 1.0),
-        (OPUS, 75.0, 4.0),
-    ]
-    assert r["balanced"] == {"model": DEEPSEEK, "solved_pct": 50.0, "cost_usd": 1.0}
-    assert sum(r["predicted_task"].values()) == 4

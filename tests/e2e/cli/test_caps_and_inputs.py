@@ -83,16 +83,6 @@ def test_max_tokens_is_clamped_so_the_worst_case_stays_under_the_cap(kilo, fake_
     assert "max_tokens clamped to" in proc.stderr.decode()
 
 
-def test_max_cost_math():
-    from kilocli.routing.cost import max_output_within
-    from kilocli.routing.pools import Price
-
-    price = Price(1.25, 10.0, 0.125, "test", "2026-12-01")
-    assert max_output_within(0.005, price, 1_000) == 375  # (0.005 - 0.00125) / 0.00001
-    assert max_output_within(0.001, price, 1_000) == 0
-    assert max_output_within(0.005, Price(None, 10.0, None, "t", "2026-12-01"), 10) is None
-
-
 def test_timeout_bounds_the_whole_call_and_keeps_what_came(kilo, fake_server):
     # the first chunk arrives, then the provider stalls for a minute
     fake_server.script(faults=["stall:1:60"], answer="first second third")

@@ -9,8 +9,6 @@ import sys
 
 import pytest
 
-from kilocli.terminal_text import terminal_safe
-
 KEY = "sk-test-DO-NOT-LEAK-4242"
 # clear the screen, write the clipboard (OSC 52), hide a link target (OSC 8), overwrite a line (CR)
 HOSTILE = (
@@ -22,15 +20,6 @@ RAW_SEQUENCES = (b"\x1b[2J", b"\x1b]52", b"\x1b]8;;https://evil", b"\x9b31m", b"
 
 def _env(server) -> dict[str, str]:
     return {"OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": KEY}
-
-
-def test_controls_are_made_visible_and_newlines_and_tabs_kept():
-    assert terminal_safe("plain text\n\tindented") == "plain text\n\tindented"
-    assert terminal_safe("a\x1b[2Jb") == "a\u241b[2Jb"
-    assert terminal_safe("x\x07y\x00z\x7f") == "x\u2407y\u2400z\u2421"
-    assert terminal_safe("one\r\ntwo\rthree") == "one\ntwo\u240dthree"
-    assert terminal_safe("csi\x9b31m") == "csi<U+009B>31m"
-    assert terminal_safe("naïve — ünïcode ✓") == "naïve — ünïcode ✓"
 
 
 def test_ask_on_a_terminal_shows_no_escape_sequence_from_the_answer(kilo, fake_server):
