@@ -31,7 +31,7 @@ PROBLEMS = {
 }
 
 
-def _row(ident: str) -> dict[str, object]:
+def outcome_row(ident: str) -> dict[str, object]:
     return {
         "instance_id": ident,
         "repo": "example/project",
@@ -56,5 +56,5 @@ def load_bench() -> ModuleType:
 
 def write_outcomes(folder: Path) -> Path:
     path = folder / "outcomes.jsonl"
-    path.write_text("".join(json.dumps(_row(i)) + "\n" for i in PROBLEMS), encoding="utf-8")
+    path.write_text("".join(json.dumps(outcome_row(i)) + "\n" for i in PROBLEMS), encoding="utf-8")
     return path

@@ -175,5 +175,5 @@ def chat(fake_server, home: Path, tmp_path: Path) -> Iterator[Callable[..., Term
             term.child.terminate(force=True)
 
 
-def _store(home: Path) -> Store:
+def chat_store(home: Path) -> Store:
     return Store(home / "data" / "kilocli.db")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pexpect
 import pytest
-from pty_chat import Term, _store
+from pty_chat import Term, chat_store
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ def test_a_session_budget_refuses_in_chat_and_the_repl_goes_on(chat, fake_server
     term.child.expect(pexpect.EOF, timeout=15)
     term.child.close()
     assert term.child.exitstatus == 0
-    turns = _store(home).session("last").turns
+    turns = chat_store(home).session("last").turns
     assert [(t.prompt, t.status) for t in turns] == [
         ("explain what a python generator is", "ok"),
         ("and what is a coroutine", "error"),

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("pexpect")
 pytest.importorskip("pyte")
 
-from pty_chat import _store
+from pty_chat import chat_store
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,7 @@ def test_wrong_labels_the_last_turn_and_retry_up_is_recorded(chat, fake_server, 
     term = chat()
     term.command(PROMPT)
     term.expect_log(" out · turn $")
-    routed = _store(home).session("last").turns[-1]
+    routed = chat_store(home).session("last").turns[-1]
     assert (routed.task, routed.difficulty) != ("edit", "easy")
     term.command("/wrong edit trivial")
     term.expect_log("error: /wrong: unknown difficulty 'trivial'")
@@ -37,7 +37,7 @@ def test_wrong_labels_the_last_turn_and_retry_up_is_recorded(chat, fake_server, 
     term.expect_log(" out · turn $")
     assert fake_server.requests[-1].model != first_model
     assert term.exit() == 0
-    with _store(home) as store:
+    with chat_store(home) as store:
         corrections = store.corrections()
         turns = store.session("last").turns
     assert [(c.source, c.task, c.difficulty) for c in corrections] == [

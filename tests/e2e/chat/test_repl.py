@@ -11,7 +11,7 @@ import re
 import signal
 
 import pytest
-from pty_chat import ANSWER, Term, _store, pexpect
+from pty_chat import ANSWER, Term, chat_store, pexpect
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ def test_a_turn_shows_route_answer_and_status(chat, fake_server, home):
     assert len(fake_server.requests) == 1
     assert _user_message(fake_server.requests[0]) == "explain what a python generator is"
     assert term.exit() == 0
-    turns = _store(home).session("last").turns
+    turns = chat_store(home).session("last").turns
     assert [(t.status, t.answer) for t in turns] == [("ok", ANSWER)]
     # input history persists for the next chat (up-arrow)
     assert "explain what a python generator is" in (home / "data" / "chat_history").read_text()
@@ -139,7 +139,7 @@ def test_ctrl_c_mid_stream_keeps_the_partial_answer(chat, fake_server, home, sig
     term.child.sendcontrol("c")
     term.expect_log("stopped")
     term.wait_prompt()
-    turn = _store(home).session("last").turns[-1]
+    turn = chat_store(home).session("last").turns[-1]
     assert turn.status == "interrupted"
     assert turn.answer.startswith("word0 word1 word2")
     assert 20 < len(turn.answer.split()) < 400
@@ -163,7 +163,7 @@ def test_sigterm_mid_stream_keeps_the_partial_answer_and_exits_143(chat, fake_se
     term.expect_log("uno")
 
     def stalled(_: Term) -> bool:  # both words are in the store: the server has gone silent
-        turns = _store(home).session("last").turns
+        turns = chat_store(home).session("last").turns
         return bool(turns) and turns[-1].answer == "uno dos"
 
     term.wait(stalled, 30, "the partial answer in the store")
@@ -171,7 +171,7 @@ def test_sigterm_mid_stream_keeps_the_partial_answer_and_exits_143(chat, fake_se
     term.child.expect(pexpect.EOF, timeout=30)
     term.child.close()
     assert term.child.exitstatus == 128 + signal.SIGTERM
-    turn = _store(home).session("last").turns[-1]
+    turn = chat_store(home).session("last").turns[-1]
     assert turn.status == "interrupted"
     assert turn.answer == "uno dos"
 
@@ -181,7 +181,7 @@ def test_resume_shows_history_and_continues_with_it(chat, fake_server, home):
     term.command("what is a closure")
     term.expect_log(" out · turn $")
     assert term.exit() == 0
-    sid = _store(home).latest_session_id()
+    sid = chat_store(home).latest_session_id()
     fake_server.script(answer="Yes, the same closure.")
     term = chat("--resume", "last")
     term.expect_log(f"session {sid}")
@@ -195,7 +195,7 @@ def test_resume_shows_history_and_continues_with_it(chat, fake_server, home):
         "and in javascript?",
     ]
     assert term.exit() == 0
-    assert len(_store(home).session(sid).turns) == 2
+    assert len(chat_store(home).session(sid).turns) == 2
 
 
 def test_a_ten_thousand_line_paste_is_one_turn(chat, fake_server):

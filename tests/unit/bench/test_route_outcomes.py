@@ -15,8 +15,8 @@ from outcome_rows import (
     NANO,
     OPUS,
     POOL,
-    _row,
     load_bench,
+    outcome_row,
     write_outcomes,
 )
 
@@ -51,11 +51,11 @@ def test_load_reads_every_instance(bench, instances):
 
 def test_lines_split_on_newline_only(bench, tmp_path):
     # JSON allows U+2028 and a form feed unescaped inside a string
-    row = {**_row("i1"), "problem_statement": "before\u2028after\x0cend"}
+    row = {**outcome_row("i1"), "problem_statement": "before\u2028after\x0cend"}
     odd = json.dumps(row, ensure_ascii=False).replace("\\f", "\x0c")
     assert "\u2028" in odd and "\x0c" in odd
     path = tmp_path / "odd.jsonl"
-    path.write_text(odd + "\r\n" + json.dumps(_row("i2")) + "\n", encoding="utf-8")
+    path.write_text(odd + "\r\n" + json.dumps(outcome_row("i2")) + "\n", encoding="utf-8")
     one, two = bench.load_instances(path)
     assert one.problem == "before\u2028after\x0cend" and two.line == 2
 
@@ -74,7 +74,7 @@ def _bad_file(tmp_path: Path, lines: list[str]) -> Path:
 
 
 def _without(key: str) -> str:
-    row = _row("i3")
+    row = outcome_row("i3")
     del row[key]
     return json.dumps(row)
 
@@ -82,12 +82,16 @@ def _without(key: str) -> str:
 @pytest.mark.parametrize(
     ("lines", "line", "words"),
     [
-        ([json.dumps(_row("i1")), "{not json"], 2, "invalid JSON"),
-        ([json.dumps(_row("i1")), json.dumps(_row("i2")), _without("cost_usd")], 3, "cost_usd"),
+        ([json.dumps(outcome_row("i1")), "{not json"], 2, "invalid JSON"),
+        (
+            [json.dumps(outcome_row("i1")), json.dumps(outcome_row("i2")), _without("cost_usd")],
+            3,
+            "cost_usd",
+        ),
         ([_without("problem_statement")], 1, "problem_statement"),
-        ([json.dumps({**_row("i1"), "resolved": {NANO: "yes"}})], 1, "resolved"),
-        ([json.dumps({**_row("i1"), "cost_usd": {NANO: 0.1}})], 1, "same models"),
-        ([json.dumps(_row("i1")), json.dumps(_row("i1"))], 2, "duplicate"),
+        ([json.dumps({**outcome_row("i1"), "resolved": {NANO: "yes"}})], 1, "resolved"),
+        ([json.dumps({**outcome_row("i1"), "cost_usd": {NANO: 0.1}})], 1, "same models"),
+        ([json.dumps(outcome_row("i1")), json.dumps(outcome_row("i1"))], 2, "duplicate"),
         (["[1, 2]"], 1, "JSON object"),
     ],
 )

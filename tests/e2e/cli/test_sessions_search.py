@@ -1,8 +1,8 @@
-"""`kilo sessions search` and `/sessions QUERY`: FTS5 over prompts and answers, old databases."""
+"""`kilo sessions search`: a database made before full-text search gains it, and the command's
+errors are one line and its output terminal-safe."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sqlite3
@@ -10,19 +10,51 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from prompt_toolkit.application import create_app_session
-from prompt_toolkit.input import create_pipe_input
-from prompt_toolkit.output import DummyOutput
-from rich.console import Console
+from storage import finish_answered
 
 from kilocli.config import get_paths
-from kilocli.errors import UsageError
-from kilocli.search_query import fts_query, split_highlights
 from kilocli.store import Store
 
 # The schema as the first store wrote it (kilocli/store/schema.py before full-text search,
 # migration 1), copied verbatim so that this test keeps meaning "a database made before the change".
+OLD_SCHEMA = (
+    """CREATE TABLE sessions (
+        id TEXT PRIMARY KEY, kind TEXT NOT NULL, tier TEXT NOT NULL, title TEXT,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX sessions_by_update ON sessions (updated_at)",
+    """CREATE TABLE turns (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL, prompt TEXT NOT NULL, files TEXT NOT NULL DEFAULT '[]',
+        answer TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'streaming' CHECK (status IN
+            ('streaming', 'ok', 'incomplete', 'error', 'interrupted')),
+        tier TEXT, model TEXT, provider TEXT, task TEXT, difficulty TEXT,
+        input_tokens INTEGER, output_tokens INTEGER, cached_input_tokens INTEGER,
+        estimated_cost_usd REAL, cost_usd REAL, frontier_cost_usd REAL, latency_ms INTEGER,
+        error TEXT, created_at TEXT NOT NULL, finished_at TEXT, UNIQUE (session_id, seq)
+    )""",
+    "CREATE INDEX turns_by_time ON turns (created_at)",
+    """CREATE TABLE decisions (
+        turn_id INTEGER PRIMARY KEY REFERENCES turns (id) ON DELETE CASCADE,
+        tier TEXT, task TEXT, difficulty TEXT, model TEXT, provider TEXT,
+        estimated_cost_usd REAL, frontier_model TEXT, frontier_cost_usd REAL,
+        fallback_used INTEGER, sticky INTEGER, margin REAL, reason TEXT, data TEXT NOT NULL
+    )""",
+    """CREATE TABLE usage (
+        turn_id INTEGER PRIMARY KEY REFERENCES turns (id) ON DELETE CASCADE,
+        model TEXT, provider TEXT, input_tokens INTEGER, output_tokens INTEGER,
+        cached_input_tokens INTEGER, cost_usd REAL, data TEXT NOT NULL
+    )""",
+    "CREATE TABLE schema_migrations ("
+    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    "INSERT INTO schema_migrations VALUES (1, 'sessions, turns, decisions, usage', "
+    "'2026-11-20T10:00:00.000+00:00')",
+    "PRAGMA user_version = 1",
+)
+
+
 OLD_SCHEMA = (
     """CREATE TABLE sessions (
         id TEXT PRIMARY KEY, kind TEXT NOT NULL, tier TEXT NOT NULL, title TEXT,
@@ -99,22 +131,6 @@ def _kilo(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _finish(store: Store, turn_id: int, answer: str) -> None:
-    store.finish_turn(
-        turn_id,
-        answer=answer,
-        status="ok",
-        decision={"task": "explain", "difficulty": "easy"},
-        model="deepseek-v3.2",
-        provider="openrouter",
-        usage={"input_tokens": 10, "output_tokens": 5},
-        estimated_cost_usd=None,
-        cost_usd=0.0001,
-        frontier_cost_usd=None,
-        latency_ms=5,
-    )
-
-
 def test_search_finds_a_word_of_an_answer_in_a_database_made_before_the_change():
     database = get_paths().database
     _old_database(database)
@@ -150,54 +166,12 @@ def test_search_finds_a_word_of_an_answer_in_a_database_made_before_the_change()
     assert [h["seq"] for h in json.loads(proc.stdout)] == [2]
 
 
-def test_the_index_follows_every_write():
-    with Store(get_paths().database) as store:
-        sid = store.new_session("chat", "balanced")
-        turn = store.start_turn(sid, "why does the build fail")
-        assert [h.turn_id for h in store.search(fts_query("build"))] == [turn]
-        store.save_partial(turn, "the linker cannot find")
-        assert store.search(fts_query("linker"))
-        _finish(store, turn, "the linker cannot find libzstd")
-        assert store.search(fts_query("linker")) and store.search(fts_query("libzstd"))
-        store.save_partial(turn, "ignored once finished")
-        assert not store.search(fts_query("ignored"))
-        store.delete_session(sid)
-        assert store.search(fts_query("libzstd")) == []
-        count = store._read("SELECT count(*) FROM turns_fts WHERE turns_fts MATCH 'libzstd'")
-        assert count[0][0] == 0
-
-
-def test_ranking_prefers_the_turn_where_the_word_weighs_more():
-    with Store(get_paths().database) as store:
-        sid = store.new_session("ask", "balanced")
-        weak = store.start_turn(sid, "write a long story about many things and also caching")
-        _finish(store, weak, "Once upon a time, in a land of many rivers and hills, " * 5)
-        strong = store.start_turn(sid, "caching")
-        _finish(store, strong, "caching caching: put a cache in front")
-        assert [h.turn_id for h in store.search(fts_query("caching"))] == [strong, weak]
-        assert len(store.search(fts_query("caching"), limit=1)) == 1
-
-
-@pytest.mark.parametrize("words", ["AND", 'say "hi', "NEAR(", "a:b", "-x", "col*umn", "OR NOT"])
-def test_user_words_never_make_a_syntax_error(words):
-    with Store(get_paths().database) as store:
-        sid = store.new_session("ask", "balanced")
-        _finish(store, store.start_turn(sid, "anything"), "say hi to NEAR and a:b")
-        store.search(fts_query(words))  # no exception
-
-
-def test_query_quoting():
-    assert fts_query('migrat* "x"') == '"migrat"* """x"""'
-    assert fts_query("AND - foo") == '"AND" "foo"'
-    with pytest.raises(UsageError, match="nothing to search for"):
-        fts_query("- * ??")
-    assert split_highlights("a \ue000b\ue001 c \ue000dd\ue001") == ("a b c dd", [(2, 3), (6, 8)])
-
-
 def test_cli_errors_are_one_line_and_output_is_terminal_safe():
     with Store(get_paths().database) as store:
         sid = store.new_session("ask", "balanced")
-        _finish(store, store.start_turn(sid, "colour me"), "walrus \x1b]52;c;ZXZpbA==\x07 here")
+        finish_answered(
+            store, store.start_turn(sid, "colour me"), "walrus \x1b]52;c;ZXZpbA==\x07 here"
+        )
     proc = _kilo("sessions", "search", "--fts", "walrus AND (")
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: search query 'walrus AND (': fts5: syntax error")
@@ -215,42 +189,3 @@ def test_cli_errors_are_one_line_and_output_is_terminal_safe():
     assert [h["session_id"] for h in json.loads(proc.stdout)] == [sid]
     proc = _kilo("sessions", "search", "zzzz")
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "no stored turn matches 'zzzz'\n")
-
-
-def test_chat_sessions_query_searches(tmp_path):
-    from kilocli.chat.app import ChatUI
-    from kilocli.chat.session import ChatSession, Loader
-    from kilocli.settings import Settings
-    from kilocli.ui.chat_view import ChatView
-
-    paths = get_paths()
-    store = Store(paths.database)
-    sid = store.new_session("ask", "balanced")
-    _finish(store, store.start_turn(sid, "explain the borrow checker"), "lifetimes and ownership")
-    other = store.new_session("ask", "balanced")
-    _finish(store, store.start_turn(other, "unrelated"), "nothing to see")
-
-    def console() -> Console:
-        return Console(file=io.StringIO(), width=120, color_system=None, emoji=False)
-
-    session = ChatSession(
-        paths,
-        Settings(),
-        loader=Loader(lambda: pytest.fail("routing is not needed")),  # type: ignore[arg-type]
-        make_engine=lambda router: pytest.fail("no turn is sent"),
-        store=store,
-        view=ChatView(console(), console()),
-        tier="auto-efficient",
-        cwd=tmp_path,
-    )
-    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
-        ui = ChatUI(session, input=pipe, output=DummyOutput())
-        pipe.send_text("/sessions ownership\r/sessions\r/sessions NEAR( zzz\r\x04")
-        assert ui.run() == 0
-        ui.worker.close()
-    err = session.view.err.file.getvalue()  # type: ignore[attr-defined]
-    search_part, _, rest = err.partition("recent sessions")
-    assert "turns matching 'ownership'" in search_part
-    assert sid in search_part and other not in search_part and "ownership" in search_part
-    assert sid in rest and other in rest  # plain /sessions still lists the recent ones
-    assert "no stored turn matches 'NEAR( zzz'" in rest and "Traceback" not in err
