@@ -1,15 +1,15 @@
 """Real prompt caching: cache_control breakpoints on the wire (Anthropic natively and through
-OpenRouter), cache reads and writes recorded and priced, pool validation of the write rate, and
-stickiness that counts only what a provider reported cached."""
+OpenRouter), pool validation of the write rate, and stickiness that counts only what a provider
+reported cached (`kilo ask` recording and pricing them: tests/e2e/cli/test_prompt_cache.py)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from cache_marks import count_marks, marked
 from rich.console import Console
 
 from kilocli.config import get_paths
@@ -22,7 +22,6 @@ from kilocli.store import Store
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 FAST = Timeouts(connect=1.0, first_byte=2.0, idle=2.0)
-EPHEMERAL = {"type": "ephemeral"}
 FILES = 'Files the user added to this conversation:\n\n<file path="a.py">\nx = 1\n</file>'
 
 
@@ -39,14 +38,6 @@ def chat_request(model: str, *, blocks: tuple[str, ...] = ("Be brief.", FILES)) 
         max_tokens=300,
         prompt_cache=True,
     )
-
-
-def marked(text: str) -> list[dict[str, object]]:
-    return [{"type": "text", "text": text, "cache_control": EPHEMERAL}]
-
-
-def count_marks(body: object) -> int:
-    return json.dumps(body).count('"cache_control"')
 
 
 def test_anthropic_gets_breakpoints_on_system_files_and_the_conversation(fake_server):
@@ -88,55 +79,6 @@ def test_openrouter_anthropic_models_get_content_parts_with_cache_control(fake_s
     plain = fake_server.requests[-1].body
     assert count_marks(plain) == 0
     assert plain["messages"][0] == {"role": "system", "content": "Be brief.\n\n" + FILES}
-
-
-def _ask_env(kilo, fake_server, provider: str) -> dict[str, str]:
-    if provider == "anthropic":
-        return {"ANTHROPIC_BASE_URL": fake_server.url, "ANTHROPIC_API_KEY": KEY}
-    config = kilo.home / "config" / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(f'[providers.openrouter]\nbase_url = "{fake_server.url}"\n')
-    return {"OPENROUTER_API_KEY": KEY}
-
-
-@pytest.mark.parametrize("provider", ["anthropic", "openrouter"])
-def test_cache_reads_and_writes_are_recorded_and_priced(kilo, fake_server, provider):
-    # 10,000 prompt tokens: 6,000 read from the cache, 3,000 written to it, 1,000 plain
-    fake_server.script(
-        answer="cached answer",
-        input_tokens=10_000,
-        cached_tokens=6_000,
-        cache_write_tokens=3_000,
-        output_tokens=500,
-    )
-    env = _ask_env(kilo, fake_server, provider)
-    proc = kilo(
-        ["ask", "--model", "claude-sonnet-4.5", "-s", "You review code.", "--json", "hello"],
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr.decode()
-    out = json.loads(proc.stdout)
-    assert out["usage"]["cached_input_tokens"] == 6_000
-    assert out["usage"]["cache_write_tokens"] == 3_000
-    # Sonnet 4.5: $3 input, $0.30 cache read, $3.75 cache write, $15 output per Mtok
-    expected = (1_000 * 3 + 6_000 * 0.3 + 3_000 * 3.75 + 500 * 15) / 1e6
-    assert out["cost_usd"] == pytest.approx(expected)
-    with Store(kilo.home / "data" / "kilocli.db") as store:
-        [turn] = store.session("last").turns
-    assert (turn.input_tokens, turn.cached_input_tokens, turn.cache_write_tokens) == (
-        10_000,
-        6_000,
-        3_000,
-    )
-    assert turn.cost_usd == pytest.approx(expected)
-    body = fake_server.requests[-1].body
-    assert count_marks(body) == 2  # the system prompt and the question
-    if provider == "anthropic":
-        assert body["system"] == marked("You review code.")
-        assert body["messages"] == [{"role": "user", "content": marked("hello")}]
-    else:
-        assert body["model"] == "anthropic/claude-sonnet-4.5"
-        assert body["messages"][0] == {"role": "system", "content": marked("You review code.")}
 
 
 def test_an_existing_database_gains_the_cache_write_column(tmp_path: Path):
@@ -216,16 +158,6 @@ def test_an_anthropic_model_without_a_cache_write_rate_is_refused():
     (folder / "mine.toml").write_text(fixed)
     spec = load_catalogue().models["claude-next"]
     assert usage_cost(spec, 1_000, 0, cache_write_tokens=1_000) == pytest.approx(0.0025)
-
-
-def test_a_pool_error_is_one_line_from_the_cli(kilo):
-    folder = kilo.home / "config" / "pools"
-    folder.mkdir(parents=True)
-    (folder / "mine.toml").write_text('[models."claude-opus-4.5".price]\ncache_write = -6\n')
-    proc = kilo(["models"])
-    assert proc.returncode == 2
-    err = proc.stderr.decode().strip()
-    assert len(err.splitlines()) == 1 and "mine.toml" in err and "price.cache_write" in err
 
 
 # -- stickiness --------------------------------------------------------------------------------
