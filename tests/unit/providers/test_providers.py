@@ -1,23 +1,20 @@
-"""Providers over real HTTP against tests/fakeserver.py: what is sent, what is parsed, faults."""
+"""Providers over real HTTP against tests/fakeserver.py: what is sent, what is parsed, faults (the
+fake server run as its own process: tests/e2e/test_fakeserver.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import traceback
 from dataclasses import replace
-from pathlib import Path
 
 import httpx
 import pytest
 from fakeserver import cut, malformed, read_timeout, reset, stall, status, stream_error
+from provider_calls import FAST, failure_of, request, text_of
 
 from kilocli.errors import ConfigError
 from kilocli.providers._http import _needs_tls, shared_ssl_context
 from kilocli.providers.base import (
-    ChatRequest,
     Finished,
-    Message,
     ProviderConfig,
     TextDelta,
     Timeouts,
@@ -48,7 +45,6 @@ from kilocli.providers.sse import SSEvent, iter_sse, sse_lines
 from kilocli.routing.pools import ModelSpec, Price
 
 KEY = "sk-test-SECRET-0123456789abcdef"
-FAST = Timeouts(connect=1.0, first_byte=0.4, idle=0.4)
 WIRES = ["openai", "anthropic"]
 
 
@@ -57,26 +53,6 @@ def provider(server, kind: str, *, key: str | None = KEY, timeouts: Timeouts = F
         name="fake", kind=kind, base_url=server.url, key_env="FAKE_API_KEY", key=key, **fields
     )
     return make_provider(cfg, timeouts=timeouts)
-
-
-def request(**fields) -> ChatRequest:
-    base = ChatRequest(
-        model="m-1",
-        messages=(Message("user", "hi"), Message("assistant", "hello"), Message("user", "more")),
-        system="Be brief.",
-        max_tokens=321,
-    )
-    return replace(base, **fields)
-
-
-def text_of(events) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextDelta))
-
-
-def failure_of(p, req: ChatRequest | None = None) -> Exception:
-    with pytest.raises(Exception) as info:
-        list(p.stream(req or request()))
-    return info.value
 
 
 def assert_no_key(exc: BaseException) -> None:
@@ -480,28 +456,6 @@ def test_configured_provider_error_names_the_table():
 
 
 # -- the fake server as a subprocess ----------------------------------------------------------
-
-
-def test_fakeserver_runs_as_a_subprocess():
-    script = Path(__file__).with_name("fakeserver.py")
-    proc = subprocess.Popen(
-        [sys.executable, str(script), "--port", "0", "--answer", "from a subprocess"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        port = int(proc.stdout.readline())
-        root = f"http://127.0.0.1:{port}"
-        httpx.post(f"{root}/_control/script", json={"faults": ["503"]}).raise_for_status()
-        p = make_provider(ProviderConfig("sub", "openai", f"{root}/v1", None), timeouts=FAST)
-        assert isinstance(failure_of(p), ServerError)
-        assert text_of(p.stream(request())) == "from a subprocess"
-        recorded = httpx.get(f"{root}/_control/requests").json()
-        assert [r["fault"] for r in recorded] == ["status", None]
-        assert recorded[0]["body"]["model"] == "m-1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=5)
 
 
 class socket_free_port:
