@@ -16,7 +16,7 @@ Two measurements, with the project's real classifier and MiniLM:
     python bench/personal_examples.py --sweep    # the same under other PERSONAL_* parameters
 
 The texts below are hand-written for this bench (none comes from the real-prompt file); the tests
-import them (tests/test_personal.py).
+import them (tests/e2e/routing/test_personal.py).
 """
 
 from __future__ import annotations
