@@ -117,6 +117,20 @@ def main() -> int:
             f"in-process decision, {label}: p50 {percentile(samples, 50):.1f} ms, "
             f"p95 {percentile(samples, 95):.1f} ms   (target p95 <= {target} ms)"
         )
+    # the classifier's own share, from vectors already made (history as context): what is not
+    # the encoder (centroids, kNN, lexical head, rules)
+    clf = router.classifier
+    turns = ["write pytest tests for the parser", "ok now the edge cases", "yes"]
+    vectors = clf.embed(turns)
+    samples = []
+    for _ in range(200):
+        t0 = time.perf_counter()
+        clf.classify_vectors(vectors[-1], list(vectors[:-1]), text=turns[-1])
+        samples.append((time.perf_counter() - t0) * 1000)
+    print(
+        f"classification beyond encoding (a turn with two of context): "
+        f"p50 {percentile(samples, 50):.2f} ms, p95 {percentile(samples, 95):.2f} ms"
+    )
     print(
         f"in-process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
     )

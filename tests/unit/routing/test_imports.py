@@ -1,5 +1,5 @@
-"""The routing packages' import graph is free of cycles (an AST scan of the source; what importing
-them loads is checked in a fresh process: tests/e2e/routing/test_imports.py)."""
+"""kilocli's import graph is free of cycles (an AST scan of the source; what importing the
+routing packages loads is checked in a fresh process: tests/e2e/routing/test_imports.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
-ROUTING = REPO / "kilocli" / "routing"
+KILOCLI = REPO / "kilocli"
 
 
 def _module_name(path: Path) -> str:
@@ -16,7 +16,7 @@ def _module_name(path: Path) -> str:
 
 
 def _module_level_imports(path: Path, known: set[str]) -> set[str]:
-    """kilocli.routing modules imported at module level (TYPE_CHECKING blocks and function bodies
+    """kilocli modules imported at module level (TYPE_CHECKING blocks and function bodies
     are not: they do not run at import)."""
     out: set[str] = set()
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
@@ -31,8 +31,8 @@ def _module_level_imports(path: Path, known: set[str]) -> set[str]:
     return out
 
 
-def test_no_routing_module_imports_itself_through_a_cycle():
-    files = {_module_name(p): p for p in ROUTING.rglob("*.py")}
+def test_no_kilocli_module_imports_itself_through_a_cycle():
+    files = {_module_name(p): p for p in KILOCLI.rglob("*.py")}
     graph = {name: _module_level_imports(p, set(files)) - {name} for name, p in files.items()}
     done: set[str] = set()
 
@@ -46,6 +46,6 @@ def test_no_routing_module_imports_itself_through_a_cycle():
             visit(target, (*path, name))
         done.add(name)
 
-    assert len(graph) > 20  # the packages were found
+    assert len(graph) > 100  # the packages were found
     for name in sorted(graph):
         visit(name, ())
