@@ -230,3 +230,25 @@ def test_a_burst_through_kilo_serve_routes_each_request_as_alone(app, kilo):
                 assert raw.headers["server-timing"].startswith("route;dur=")
         finally:
             assert server.stop() == 0, server.stderr
+
+
+def test_two_workers_route_a_burst_and_both_take_batches():
+    seen: list[list[str]] = []
+    lock = threading.Lock()
+
+    def prefetch(texts: list[str]) -> None:
+        with lock:
+            seen.append(texts)
+
+    batcher = RouteBatcher(prefetch, workers=2, max_batch=4)
+    try:
+        first, second = _hold(batcher), _hold(batcher)  # both workers busy
+        futures = [batcher.submit([f"ask {i}"], lambda i=i: i * i) for i in range(10)]
+        first.set()
+        second.set()
+        assert [f.result(30) for f in futures] == [i * i for i in range(10)]
+    finally:
+        batcher.close()
+    routed = sorted(t for texts in seen for t in texts)
+    assert routed == sorted(f"ask {i}" for i in range(10))  # each prefetched exactly once
+    assert batcher.largest <= 4

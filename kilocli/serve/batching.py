@@ -1,11 +1,13 @@
 """Routing as a micro-batched queue: requests that arrive while a batch is routed go together.
 
 Routing a request is CPU work, mostly the encoder, and an encoder call has a fixed cost besides
-its rows. One worker thread takes every request waiting when it is free (up to ``max_batch``, and
+its rows. A worker thread takes every request waiting when it is free (up to ``max_batch``, and
 at most ``max_texts`` distinct turns), embeds their new turns in ONE encoder call (``prefetch``),
 then decides each in arrival order, its turn vectors now coming from the classifier's memo. An
-idle worker takes a lone request at once: nothing waits for a batch to fill. The queue is bounded
-(``max_pending``) and so is the caller's wait (``ROUTE_WAIT_S`` in kilocli/serve/turns.py).
+idle worker takes a lone request at once: nothing waits for a batch to fill. kilo serve runs two
+workers, so that one decides (Python, holding the GIL) while the other's encoder call runs. The
+queue is bounded (``max_pending``) and so is the caller's wait (``ROUTE_WAIT_S`` in
+kilocli/serve/turns.py).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class RouteBatcher:
         max_batch: int = MAX_BATCH,
         max_texts: int = 256,
         max_pending: int = MAX_PENDING,
+        workers: int = 1,
     ) -> None:
         if max_batch < 1 or max_texts < 1:
             raise ValueError("max_batch and max_texts must be at least 1")
@@ -59,8 +62,12 @@ class RouteBatcher:
         self._closed = threading.Event()
         self.batches = 0  # batches run, and the largest: what tests and the bench read
         self.largest = 0
-        self._thread = threading.Thread(target=self._loop, name="kilo-route", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"kilo-route-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, texts: Sequence[str], work: Callable[[], T]) -> Future[T]:
         """Queue ``work`` (to be run after ``texts`` are prefetched); its result or exception
@@ -87,9 +94,11 @@ class RouteBatcher:
                 break
             if job is not None:
                 job.future.cancel()
-        with contextlib.suppress(queue.Full):
-            self._queue.put(None, timeout=timeout)
-        self._thread.join(timeout)
+        for _ in self._threads:  # one stop mark per worker
+            with contextlib.suppress(queue.Full):
+                self._queue.put(None, timeout=timeout)
+        for thread in self._threads:
+            thread.join(timeout)
 
     # -- the worker ----------------------------------------------------------------------------
     def _loop(self) -> None:

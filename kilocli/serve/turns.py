@@ -88,7 +88,9 @@ class ServeContext:
         from kilocli.routing.classifier.classify import PREFETCH_LIMIT
 
         self.routing = RouteBatcher(
-            lambda texts: self.router.classifier.prefetch(texts), max_texts=PREFETCH_LIMIT
+            lambda texts: self.router.classifier.prefetch(texts),
+            max_texts=PREFETCH_LIMIT,
+            workers=2,
         )
 
     def secrets(self) -> tuple[str, ...]:
