@@ -40,9 +40,9 @@ class _Job:
 
 
 class RouteBatcher:
-    """Runs ``work`` callables one after another on one thread, each batch of them preceded by
-    ``prefetch`` of the union of their texts (a failing prefetch only costs the speed-up: each
-    job then meets the failure itself)."""
+    """Runs ``work`` callables on ``workers`` threads, each batch of them one after another,
+    preceded by ``prefetch`` of the union of their texts (a failing prefetch only costs the
+    speed-up: each job then meets the failure itself)."""
 
     def __init__(
         self,
@@ -60,8 +60,9 @@ class RouteBatcher:
         self.max_texts = max_texts
         self._queue: queue.Queue[_Job | None] = queue.Queue(max_pending)
         self._closed = threading.Event()
-        self.batches = 0  # batches run, and the largest: what tests and the bench read
+        self.batches = 0  # batches run, and the largest (what the tests read)
         self.largest = 0
+        self._count_lock = threading.Lock()
         self._threads = [
             threading.Thread(target=self._loop, name=f"kilo-route-{i}", daemon=True)
             for i in range(workers)
@@ -142,8 +143,9 @@ class RouteBatcher:
         live = [job for job in batch if job.future.set_running_or_notify_cancel()]
         if not live:
             return
-        self.batches += 1
-        self.largest = max(self.largest, len(live))
+        with self._count_lock:
+            self.batches += 1
+            self.largest = max(self.largest, len(live))
         texts = list(dict.fromkeys(t for job in live for t in job.texts))
         if len(texts) <= self.max_texts:
             # a failure here only costs the speed-up: each job embeds its own turns and meets it
