@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import httpx  # noqa: E402 - after the sys.path line above
+import psutil  # noqa: E402
 from serving import ServeProcess  # noqa: E402
 
 TOPICS = ("parse()", "the config loader", "utils.py", "the retry loop", "the CLI", "a regex")
@@ -66,9 +67,11 @@ async def one_stream(client: httpx.AsyncClient, url: str, model: str, prompt: st
     first = None
     done = False
     status = 0
+    route = None
     try:
         async with client.stream("POST", f"{url}/chat/completions", json=body) as response:
             status = response.status_code
+            route = route_ms(response.headers.get("server-timing", ""))
             async for line in response.aiter_lines():
                 if not line.startswith("data:"):
                     continue
@@ -82,7 +85,22 @@ async def one_stream(client: httpx.AsyncClient, url: str, model: str, prompt: st
                         first = time.perf_counter() - started
     except httpx.TransportError:
         pass
-    return {"first": first, "total": time.perf_counter() - started, "status": status, "done": done}
+    return {
+        "first": first,
+        "total": time.perf_counter() - started,
+        "status": status,
+        "done": done,
+        "route": route,
+    }
+
+
+def route_ms(server_timing: str) -> float | None:
+    """kilo serve's time from arrival to decision, from its Server-Timing header."""
+    for metric in server_timing.split(","):
+        name, _, params = metric.strip().partition(";")
+        if name == "route" and params.startswith("dur="):
+            return float(params[4:])
+    return None
 
 
 async def run_load(url: str, model: str, clients: int, requests: int, spread: float) -> dict:
@@ -102,7 +120,10 @@ async def run_load(url: str, model: str, clients: int, requests: int, spread: fl
         await asyncio.gather(*(client_loop(client) for _ in range(clients)))
         wall = time.perf_counter() - started
     firsts = [r["first"] for r in results if r["first"] is not None]
+    routes = [r["route"] for r in results if r["route"] is not None]
     return {
+        "route_p50": percentile(routes, 50) if routes else float("nan"),
+        "route_p95": percentile(routes, 95) if routes else float("nan"),
         "sent": len(results),
         "ok": sum(1 for r in results if r["done"]),
         "answered": sum(1 for r in results if r["status"] == 200),
@@ -121,6 +142,15 @@ def recorded(home: Path) -> dict[str, int]:
             for turn in store.session(summary.id).turns:
                 counts[turn.status] = counts.get(turn.status, 0) + 1
     return counts
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU seconds of each process so far."""
+    out = {}
+    for name, pid in pids.items():
+        times = psutil.Process(pid).cpu_times()
+        out[name] = times.user + times.system
+    return out
 
 
 def main() -> int:
@@ -155,9 +185,12 @@ def main() -> int:
             direct = asyncio.run(
                 run_load(f"{root}/v1", "gpt-5-mini", args.clients, args.requests, spread)
             )
+            procs = {"kilo serve": server.proc.pid, "upstream": upstream.pid, "bench": os.getpid()}
+            cpu_before = cpu_seconds(procs)
             served = asyncio.run(
                 run_load(server.url, "kilo-auto", args.clients, args.requests, spread)
             )
+            cpu = {k: v - cpu_before[k] for k, v in cpu_seconds(procs).items()}
         finally:
             code = server.stop()
         counts = recorded(home)
@@ -179,8 +212,20 @@ def main() -> int:
             f"p95 {served['p95'] - direct['p95']:.1f} ms"
         )
         print(
+            f"of which routing (arrival to decision, queue included): "
+            f"p50 {served['route_p50']:.1f} ms, p95 {served['route_p95']:.1f} ms"
+        )
+        print(
             f"throughput through kilo serve: {served['sent'] / served['wall']:.1f} requests/s "
             f"(directly: {direct['sent'] / direct['wall']:.1f})"
+        )
+        per_request = ", ".join(
+            f"{name} {seconds / served['sent'] * 1000:.1f} ms" for name, seconds in cpu.items()
+        )
+        busy = sum(cpu.values()) / served["wall"]
+        print(
+            f"CPU per request through kilo serve: {per_request} "
+            f"(all three: {busy:.2f} of {psutil.cpu_count()} cores busy over the run)"
         )
         print(
             f"requests sent {served['sent']}, completed {served['ok']}, recorded {stored} "

@@ -128,7 +128,7 @@ def run_serve(
     finally:
         stopped = finish_live_turns(ctx)
         ctx.turn_pool.shutdown(wait=False, cancel_futures=True)
-        ctx.decide_pool.shutdown(wait=False, cancel_futures=True)
+        ctx.routing.close()
         engine.provider_cache.close()
         store.close()
         sock.close()

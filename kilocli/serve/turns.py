@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from kilocli.errors import KiloError, UsageError
@@ -23,6 +25,7 @@ from kilocli.providers import errors as perr
 from kilocli.providers.translate import ANTHROPIC_PARAMS
 from kilocli.routing.cost import count_tokens, format_usd
 from kilocli.routing.router import OverCap
+from kilocli.serve.batching import RouteBatcher, RoutingBusy
 from kilocli.serve.request import ApiError, ServeRequest, resolve_model, text_of
 from kilocli.serve.sticky import StickyTable
 
@@ -43,6 +46,7 @@ _FAILURE_STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (TimeoutError, 504, "timeout_error"),
     (perr.ProviderFailure, 502, "upstream_error"),
 )
+ROUTE_WAIT_S = 60.0  # the longest a request waits for its routing batch before a 503
 
 
 def failure_to_api(failure: BaseException | None, message: str) -> ApiError:
@@ -70,16 +74,24 @@ class ServeContext:
     store: Store
     default_tier: str
     sticky: StickyTable = field(default_factory=StickyTable)
-    # routing is CPU work (the encoder): a couple of threads; calls wait on the network: many
-    decide_pool: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="kilo-route")
-    )
+    # routing is CPU work (the encoder): one worker, requests batched (see batching.py);
+    # calls wait on the network: many threads
+    routing: RouteBatcher = field(init=False)
     turn_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(512, thread_name_prefix="kilo-turn")
     )
     live: set[LiveTurn] = field(default_factory=set)
     live_lock: threading.Lock = field(default_factory=threading.Lock)
     served: int = 0
+
+    def __post_init__(self) -> None:
+        from kilocli.routing.classifier.classify import PREFETCH_LIMIT
+
+        self.routing = RouteBatcher(
+            lambda texts: self.router.classifier.prefetch(texts),
+            max_texts=PREFETCH_LIMIT,
+            workers=2,
+        )
 
     def secrets(self) -> tuple[str, ...]:
         return tuple(s for cfg in self.engine.providers() for s in cfg.secrets)
@@ -94,6 +106,7 @@ class Prepared:
     decision: Decision
     session_id: str
     pinned: bool
+    route_ms: float = 0.0  # from arrival to decision: the wait for the routing worker included
 
 
 def prepare(ctx: ServeContext, request: ServeRequest) -> Prepared:
@@ -214,17 +227,37 @@ def route_headers(prepared: Prepared, attempt: Attempt | None) -> dict[str, str]
         "x-kilo-estimated-cost-usd": "unpriced" if cost is None else f"{cost:.6f}",
         "x-kilo-session": prepared.session_id,
         "x-kilo-sticky": "true" if d.sticky else "false",
+        "server-timing": f"route;dur={prepared.route_ms:.1f}",
     }
     if attempt is not None and (dropped := dropped_params(prepared.request, attempt)):
         headers["x-kilo-dropped-params"] = ",".join(dropped)
     return {k: v.encode("ascii", "replace").decode() for k, v in headers.items()}
 
 
+async def decide(ctx: ServeContext, request: ServeRequest) -> Prepared:
+    """``prepare`` on the routing worker, batched with the requests waiting beside it."""
+    busy = ApiError(
+        503, "routing is overloaded: retry shortly", kind="service_unavailable", code="busy"
+    )
+    busy.headers["retry-after"] = "1"
+    arrived = time.perf_counter()
+    try:
+        future = ctx.routing.submit(
+            request.user_turns or [request.prompt], functools.partial(prepare, ctx, request)
+        )
+    except RoutingBusy:
+        raise busy from None
+    try:
+        prepared = await asyncio.wait_for(asyncio.wrap_future(future), ROUTE_WAIT_S)
+    except TimeoutError:
+        raise busy from None
+    return replace(prepared, route_ms=(time.perf_counter() - arrived) * 1000)
+
+
 async def start(ctx: ServeContext, request: ServeRequest) -> tuple[LiveTurn, Any]:
     """Decide, start the call, and wait for its first item; a failure before any output raises
     the ApiError for it (the turn is recorded as failed, as ``kilo ask`` records one)."""
-    loop = asyncio.get_running_loop()
-    prepared = await loop.run_in_executor(ctx.decide_pool, prepare, ctx, request)
+    prepared = await decide(ctx, request)
     turn = LiveTurn(ctx, prepared)
     first = await turn.next()
     if is_outcome(first) and first.status == "error":

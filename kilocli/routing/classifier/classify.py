@@ -44,6 +44,7 @@ from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
 from kilocli.routing.text import split_turn
 
 TURN_MEMO = 512  # vectors of recent turns kept: a session's history is not re-embedded every turn
+PREFETCH_LIMIT = TURN_MEMO // 2  # texts per prefetch(): room to spare, so none is evicted unused
 
 _PRIOR = np.asarray(TASK_PRIOR) ** PRIOR_WEIGHT
 
@@ -173,6 +174,18 @@ class Classifier:
                     self._memo.popitem(last=False)
         dim = int(self.encoder.dim)
         return np.stack([known[t] for t in texts]) if texts else np.zeros((0, dim), np.float32)
+
+    def prefetch(self, texts: Sequence[str]) -> int:
+        """Put the vectors of ``texts`` in the turn memo, those not there yet embedded in one
+        encoder call; returns how many were embedded. A server deciding several requests at once
+        calls it with all their turns, then classifies each from the memo. At most PREFETCH_LIMIT
+        texts, so that the first is still there when the last is embedded."""
+        if len(texts) > PREFETCH_LIMIT:
+            raise ValueError(f"prefetch() takes at most {PREFETCH_LIMIT} texts")
+        with self._memo_lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        self.embed(missing)
+        return len(missing)
 
     def classify(self, turns: Sequence[str]) -> Classification:
         """``turns``: the session's user turns, oldest first; the last is the one to route."""
