@@ -1,7 +1,7 @@
 """Routing speed on this machine: cold `kilo route`, in-process decisions, batch throughput, RSS.
 
 Usage: python bench/route_speed.py [--runs N]
-Targets (README, "Speed"): cold median <= 0.5 s after the one-time export; in-process p95 <= 10 ms
+Targets (README, "Speed"): cold median <= 0.35 s after the one-time export; in-process p95 <= 10 ms
 for a short turn and <= 30 ms with 2k tokens of pasted code; --batch >= 300 prompts/s.
 """
 
@@ -90,11 +90,23 @@ def main() -> int:
     )
     print(f"one-time setup (export + verify + centroids): {time.perf_counter() - started:.1f} s")
 
-    times, rss_kb = cold_runs(args.runs, env)
-    print(
-        f"cold `kilo route` ({args.runs} runs): median {statistics.median(times):.3f} s, "
-        f"min {min(times):.3f} s, max {max(times):.3f} s   (target median <= 0.5 s)"
-    )
+    # An installed kilo runs from bytecode that pip compiled at install time; an editable install
+    # in an environment with PYTHONDONTWRITEBYTECODE set (this machine) compiles kilocli's own
+    # modules on every start. Both are measured; the first keeps its bytecode in its own folder.
+    cached = {**env, "PYTHONPYCACHEPREFIX": str(home / "pycache")}
+    cached.pop("PYTHONDONTWRITEBYTECODE", None)
+    cold_runs(1, cached)  # writes the bytecode
+    as_set = "PYTHONDONTWRITEBYTECODE=1" if env.get("PYTHONDONTWRITEBYTECODE") else "bytecode on"
+    for label, run_env in (
+        ("bytecode cached, as installed", cached),
+        (f"as run here ({as_set})", env),
+    ):
+        times, rss_kb = cold_runs(args.runs, run_env)
+        print(
+            f"cold `kilo route`, {label} ({args.runs} runs): median "
+            f"{statistics.median(times):.3f} s, min {min(times):.3f} s, max {max(times):.3f} s"
+            "   (target median <= 0.35 s)"
+        )
     print(f"peak RSS of a cold `kilo route`: {rss_kb / 1024:.0f} MB")
 
     from kilocli.app import App
