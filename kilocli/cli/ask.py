@@ -11,6 +11,7 @@ import typer
 from kilocli.cli.common import (
     NoPersonalOpt,
     PoolOpt,
+    PromptArg,
     TierOpt,
     check_tier,
     context,
@@ -25,9 +26,7 @@ def register(cli: typer.Typer) -> None:
 
 
 def ask(
-    prompt: Annotated[
-        list[str] | None, typer.Argument(help="The request; '-' reads it from stdin.")
-    ] = None,
+    prompt: PromptArg = None,
     file: Annotated[
         list[Path] | None,
         typer.Option("--file", "-f", help="Attach a file (repeatable).", dir_okay=False),

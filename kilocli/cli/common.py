@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from kilocli.app import App
     from kilocli.engine import Router
 
+# the request words of `kilo route` and `kilo ask`
+PromptArg = Annotated[
+    list[str] | None, typer.Argument(help="The request; '-' reads it from stdin.")
+]
 TierOpt = Annotated[
     str | None,
     typer.Option(

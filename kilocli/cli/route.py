@@ -13,6 +13,7 @@ from kilocli import output
 from kilocli.cli.common import (
     NoPersonalOpt,
     PoolOpt,
+    PromptArg,
     TierOpt,
     check_tier,
     context,
@@ -26,9 +27,7 @@ def register(cli: typer.Typer) -> None:
 
 
 def route(
-    prompt: Annotated[
-        list[str] | None, typer.Argument(help="The request; '-' reads it from stdin.")
-    ] = None,
+    prompt: PromptArg = None,
     explain: Annotated[
         bool, typer.Option("--explain", "-e", help="Show why: buckets, candidates, costs.")
     ] = False,
