@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from kilocli.cli.common import (
+    ModelOpt,
     NoPersonalOpt,
     PoolOpt,
     PromptArg,
@@ -17,7 +18,7 @@ from kilocli.cli.common import (
     context,
     gather_prompt,
 )
-from kilocli.completion import complete_models, complete_session_ids
+from kilocli.completion import complete_session_ids
 from kilocli.errors import UsageError
 
 
@@ -33,12 +34,7 @@ def ask(
     ] = None,
     system: Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")] = None,
     tier: TierOpt = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model", "-m", help="Pin a model id: no routing.", autocompletion=complete_models
-        ),
-    ] = None,
+    model: ModelOpt = None,
     max_cost: Annotated[
         float | None,
         typer.Option(

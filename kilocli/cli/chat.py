@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from kilocli.cli.common import NoPersonalOpt, TierOpt, check_tier
-from kilocli.completion import complete_models, complete_session_ids
+from kilocli.cli.common import ModelOpt, NoPersonalOpt, TierOpt, check_tier
+from kilocli.completion import complete_session_ids
 
 
 def register(cli: typer.Typer) -> None:
@@ -25,12 +25,7 @@ def chat(
         ),
     ] = None,
     tier: TierOpt = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model", "-m", help="Pin a model id: no routing.", autocompletion=complete_models
-        ),
-    ] = None,
+    model: ModelOpt = None,
     no_personal: NoPersonalOpt = False,
 ) -> None:
     """The routed REPL: every turn goes to the cheapest adequate model; /help lists the commands."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kilocli import output
-from kilocli.completion import complete_tiers
+from kilocli.completion import complete_models, complete_tiers
 from kilocli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -18,6 +18,13 @@ if TYPE_CHECKING:
 # the request words of `kilo route` and `kilo ask`
 PromptArg = Annotated[
     list[str] | None, typer.Argument(help="The request; '-' reads it from stdin.")
+]
+# the pin of `kilo ask` and `kilo chat`
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model", "-m", help="Pin a model id: no routing.", autocompletion=complete_models
+    ),
 ]
 TierOpt = Annotated[
     str | None,
