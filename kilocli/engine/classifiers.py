@@ -69,8 +69,8 @@ class ClassifierLoader:
         return self._base
 
     def _personalise(self, base: Classifier) -> Classifier:
-        if not self.personal:
-            return base
+        if not self.personal or not self.paths.database.exists():
+            return base  # no store yet, so no corrections (and their code stays unimported)
         from kilocli.personal_io import cache_file, personal_vectors, read_personal
         from kilocli.routing.classifier import embed_texts, embedding_key
 

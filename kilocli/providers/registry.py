@@ -32,12 +32,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from kilocli.errors import ConfigError
-from kilocli.providers.base import Provider, ProviderConfig, Timeouts
+from kilocli.providers.config import ProviderConfig
 from kilocli.providers.presets import BY_NAME, KINDS, PRESET_ORDER, PRESETS, Preset
 
 if TYPE_CHECKING:
     import httpx
 
+    from kilocli.providers.base import Provider, Timeouts
     from kilocli.routing.pools import Catalogue, ModelSpec
 
 __all__ = [
@@ -52,20 +53,6 @@ __all__ = [
     "provider_model_id",
     "reachable_models",
 ]
-
-_ENTRY_KEYS = frozenset(
-    {
-        "kind",
-        "base_url",
-        "key_env",
-        "headers",
-        "models",
-        "enabled",
-        "free",
-        "max_tokens_field",
-        "builtin",  # informative, from Settings.providers_as_dicts
-    }
-)
 
 
 def _preset(preset: Preset, env: Mapping[str, str]) -> ProviderConfig:
@@ -132,39 +119,6 @@ def entry_problem(name: str, entry: Mapping[str, Any]) -> tuple[str, str] | None
     return None
 
 
-def _check_entry(name: str, entry: object, source: str) -> dict[str, Any]:
-    where = f"{source}: [providers.{name}]"
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{where} must be a table")
-    unknown = sorted(set(entry) - _ENTRY_KEYS)
-    if unknown:
-        allowed = ", ".join(sorted(_ENTRY_KEYS))
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {allowed})")
-    entry = {k: v for k, v in entry.items() if v is not None}  # None: "not set"
-    base_url = entry.get("base_url")
-    if base_url is not None and (
-        not isinstance(base_url, str) or not base_url.startswith(("http://", "https://"))
-    ):
-        raise ConfigError(f"{where}: base_url must start with http:// or https://")
-    for key in ("key_env", "max_tokens_field"):
-        if key in entry and not (isinstance(entry[key], str) and entry[key]):
-            raise ConfigError(f"{where}: {key} must be a non-empty string")
-    for key in ("enabled", "free", "builtin"):
-        if key in entry and not isinstance(entry[key], bool):
-            raise ConfigError(f"{where}: {key} must be true or false")
-    for key in ("headers", "models"):
-        table = entry.get(key, {})
-        if not isinstance(table, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in table.items()
-        ):
-            raise ConfigError(f'{where}: {key} must be a table of strings, e.g. {{ "a" = "b" }}')
-    problem = entry_problem(name, entry)
-    if problem is not None:
-        key, text = problem
-        raise ConfigError(f"{where}{'.' + key if key else ''}: {text}")
-    return entry
-
-
 def _apply(base: ProviderConfig, entry: Mapping[str, Any], key: str | None) -> ProviderConfig:
     return replace(
         base,
@@ -184,17 +138,19 @@ def configured_providers(
     env: Mapping[str, str],
     *,
     order: Sequence[str] = (),
-    source: str = "config.toml",
 ) -> list[ProviderConfig]:
-    """Every usable provider, in serving order. Invalid config raises ``ConfigError`` naming it.
+    """Every usable provider, in serving order.
 
     ``settings_providers`` maps a name to its table (``enabled``, ``base_url``, ``key_env``,
-    ``models``, ``headers``, ``free``, ``kind``; a None value means "not set"). ``key_lookup(var)``
+    ``models``, ``headers``, ``free``, ``kind``; a None value means "not set"), as
+    ``Settings.providers_as_dicts`` gives it: settings.py has checked its shape and, with
+    ``entry_problem`` below, its meaning, so nothing here re-checks it. ``key_lookup(var)``
     reads the keys file; the environment wins over it. ``order`` (config ``provider_order``) puts
     the named providers first, in that order.
     """
-    checked = {
-        name: _check_entry(name, raw, source) for name, raw in (settings_providers or {}).items()
+    checked = {  # None: "not set"
+        name: {k: v for k, v in table.items() if v is not None}
+        for name, table in (settings_providers or {}).items()
     }
 
     def find_key(var: str | None) -> str | None:

@@ -55,3 +55,28 @@ def test_the_probe_sees_a_heavy_import_when_there_is_one(kilo) -> None:
     )
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert "numpy" in result["heavy"] and "onnxruntime" in result["heavy"], proc.stderr
+
+
+# What a cold `kilo route` needs of kilocli is compiled on every start where bytecode is not
+# written: these modules serve other commands, so a route must not load them.
+NOT_FOR_ROUTE = (
+    "kilocli.providers.base",  # requests and events: only a call needs them
+    "kilocli.routing.encoder.export",  # torch's export: once per cache, in setup or a first start
+    "kilocli.personal_io",  # corrections: only once a store exists
+    "kilocli.routing.personal",
+    "kilocli.store",
+)
+
+
+def test_a_cold_route_loads_only_what_routing_needs(kilo) -> None:
+    probe = PROBE.replace("json.loads(sys.argv[-1])", json.dumps(list(NOT_FOR_ROUTE)))
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(["route", "--json", "rename foo"])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        check=False,
+    )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"code": 0, "heavy": []}, proc.stderr

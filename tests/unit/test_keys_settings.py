@@ -251,6 +251,19 @@ def test_providers_as_dicts_feeds_the_provider_registry(paths: Paths) -> None:
         ),
         ("provider_order = ['nope']", "key 'provider_order': unknown provider 'nope' (known: "),
         ('[providers."Bad Name"]\nenabled = true', "key 'providers.Bad Name': provider names use"),
+        (  # the shapes the provider registry takes on trust
+            "[providers.lab]\nbase_url = 'http://x/v1'\ncolour = 'red'",
+            "key 'providers.lab.colour': unknown key (valid: enabled, base_url, key_env, kind, ",
+        ),
+        (
+            "[providers.lab]\nbase_url = 'http://x/v1'\nmodels = { a = 1 }",
+            "key 'providers.lab.models': expected a table of strings, got a table",
+        ),
+        (
+            "[providers.lab]\nbase_url = 'http://x/v1'\nenabled = 'yes'",
+            "key 'providers.lab.enabled': expected true or false, got a string",
+        ),
+        ("[providers]\nlab = 'http://x'", "key 'providers.lab': expected a table, got a string"),
     ],
 )
 def test_validation_errors_name_the_file_and_key(paths: Paths, toml: str, message: str) -> None:

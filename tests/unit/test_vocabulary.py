@@ -145,14 +145,12 @@ def test_settings_keys_and_registry_derive_from_the_preset_table() -> None:
 def test_a_kind_outside_the_table_is_refused_the_same_way_everywhere() -> None:
     from kilocli.config import get_paths
     from kilocli.errors import ConfigError
-    from kilocli.providers.registry import configured_providers
+    from kilocli.providers.registry import kind_problem
     from kilocli.settings import load_settings
 
     expected = f"expected one of {', '.join(presets.KINDS)}, got 'grpc'"
     paths = get_paths()  # the test's own KILOCLI_HOME
-    table = {"lab": {"base_url": "http://x/v1", "kind": "grpc"}}
-    with pytest.raises(ConfigError, match=expected):
-        configured_providers(table, lambda var: None, {})
+    assert kind_problem("grpc") == expected
     paths.config_file.parent.mkdir(parents=True, exist_ok=True)
     paths.config_file.write_text("[providers.lab]\nbase_url = 'http://x/v1'\nkind = 'grpc'\n")
     with pytest.raises(ConfigError, match=f"key 'providers.lab.kind': {expected}"):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,9 +40,11 @@ from kilocli.routing.classifier.params import (
     TASK_PRIOR,
     TASK_TEMPERATURE,
 )
-from kilocli.routing.personal import PersonalExample
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
 from kilocli.routing.text import split_turn
+
+if TYPE_CHECKING:  # corrections are read only where a store exists (engine/classifiers.py)
+    from kilocli.routing.personal import PersonalExample
 
 TURN_MEMO = 512  # vectors of recent turns kept: a session's history is not re-embedded every turn
 PREFETCH_LIMIT = TURN_MEMO // 2  # texts per prefetch(): room to spare, so none is evicted unused

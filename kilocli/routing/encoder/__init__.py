@@ -4,13 +4,14 @@
     weights.py   where the weights come from, and their sha256 check (cached by stat)
     fitting.py   a long text cut to the window so the request survives (fit_text)
     runtime.py   the two encoders: OnnxEncoder (onnxruntime) and ReferenceEncoder (torch)
-    export.py    the export cache: made once with torch, verified, trusted afterwards
+    cache.py     which cached export a start may trust (its folder, its files' check)
+    export.py    the export: made once with torch and verified against the reference
     load.py      entry points: load_encoder (every route) and setup_encoder (``kilo setup``)
 
 Importing the package is cheap: numpy, onnxruntime, tokenizers and torch are imported where used.
 """
 
-from kilocli.routing.encoder.export import export_dir
+from kilocli.routing.encoder.cache import export_dir
 from kilocli.routing.encoder.fitting import fit_text
 from kilocli.routing.encoder.load import SetupReport, load_encoder, setup_encoder
 from kilocli.routing.encoder.runtime import OnnxEncoder, ReferenceEncoder, load_tokenizer

@@ -1,5 +1,5 @@
-"""The export cache: ONNX export of MiniLM with torch, verification against the reference, and
-the checks that let a later start trust the cached files without re-verifying them.
+"""The export cache: ONNX export of MiniLM with torch, and its verification against the
+reference (cache.py holds the checks that let a later start trust the files without this).
 
 The export lives in ``<cache>/encoder/<key>/`` (model.onnx + model.onnx.data, tokenizer.json,
 meta.json); the key covers the weights' hash and the versions of every library that shaped or runs
@@ -9,12 +9,9 @@ embeddings matched the reference on probe sentences.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 import shutil
-import sys
 import tempfile
 import time
 import warnings
@@ -25,89 +22,21 @@ from typing import Any
 
 from kilocli.config import Paths
 from kilocli.errors import EncoderUnavailable
+from kilocli.routing.encoder.cache import installed_versions
 from kilocli.routing.encoder.runtime import OnnxEncoder, ReferenceEncoder
 from kilocli.routing.encoder.spec import (
-    BIG_FILES,
     DATA_FILE,
     EXPORT_FORMAT,
     GRAPH_FILE,
-    KEY_PACKAGES,
     MIN_COSINE,
     PROBES,
     TOKENIZER_FILE,
 )
 from kilocli.routing.encoder.weights import (
     Weights,
-    file_sha256,
-    read_json,
     remember_digest,
     sha256_of,
 )
-
-
-def _installed_versions() -> dict[str, str]:
-    """Versions from dist-info folder names (importlib.metadata adds ~50 ms to a cold start)."""
-    wanted = {_canonical(p): p for p in KEY_PACKAGES}
-    found: dict[str, str] = {}
-    for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:
-            continue
-        for name in names:
-            if name.endswith(".dist-info"):
-                dist, _, version = name[: -len(".dist-info")].partition("-")
-                package = wanted.get(_canonical(dist))
-                if package and package not in found:
-                    found[package] = version
-    for package in KEY_PACKAGES:
-        if package not in found:  # eggs, odd layouts: ask the slow way
-            from importlib import metadata
-
-            try:
-                found[package] = metadata.version(package)
-            except metadata.PackageNotFoundError:
-                found[package] = "absent"
-    return found
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def export_dir(paths: Paths, weights: Weights) -> Path:
-    ident = {"weights": weights.sha256, "format": EXPORT_FORMAT, **_installed_versions()}
-    key = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
-    return paths.cache_dir / "encoder" / key
-
-
-def trusted(directory: Path, paths: Paths) -> bool:
-    """A verified export whose files are still the ones that were verified."""
-    meta = read_json(directory / "meta.json")
-    if not meta or meta.get("verified") is not True or meta.get("format") != EXPORT_FORMAT:
-        return False
-    manifest = meta.get("files")
-    if not isinstance(manifest, dict) or set(manifest) != {GRAPH_FILE, DATA_FILE, TOKENIZER_FILE}:
-        return False
-    for name, expected in manifest.items():
-        path = directory / name
-        if not isinstance(expected, dict):
-            return False
-        try:
-            if path.stat().st_size != expected.get("size"):
-                return False
-        except OSError:
-            return False
-        # a rewritten file has a new mtime, so a cached digest is not reused and the change is seen
-        digest = file_sha256(path, paths) if name in BIG_FILES else sha256_of(path)
-        if digest != expected.get("sha256"):
-            return False
-    return True
-
-
-def failed_before(directory: Path) -> bool:
-    meta = read_json(directory / "meta.json")
-    return bool(meta) and meta.get("verified") is False and meta.get("format") == EXPORT_FORMAT
 
 
 def _export_onnx(reference: ReferenceEncoder, directory: Path) -> None:
@@ -218,7 +147,7 @@ def export_and_verify(
             "min_cosine": cosine,
             "probes": len(PROBES),
             "weights_sha256": weights.sha256,
-            "versions": _installed_versions(),
+            "versions": installed_versions(),
             "export_seconds": round(export_seconds, 3),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }

@@ -16,12 +16,7 @@ from pathlib import Path
 
 from kilocli.config import Paths
 from kilocli.errors import EncoderUnavailable
-from kilocli.routing.encoder.export import (
-    export_and_verify,
-    export_dir,
-    failed_before,
-    trusted,
-)
+from kilocli.routing.encoder.cache import export_dir, failed_before, trusted
 from kilocli.routing.encoder.runtime import OnnxEncoder, ReferenceEncoder
 from kilocli.routing.encoder.spec import (
     EXPORT_LOCK_WAIT_S,
@@ -87,6 +82,8 @@ def _export_for_use(
         note("The fast encoder failed its check earlier; using the slower reference encoder.")
         return ReferenceEncoder(weights.directory)
     note(PREPARING_NOTE)
+    from kilocli.routing.encoder.export import export_and_verify  # torch's side: once per cache
+
     reference = ReferenceEncoder(weights.directory)  # needed either way: exporter and fallback
     try:
         result = export_and_verify(paths, weights, target, lambda _message: None, reference)
@@ -149,6 +146,8 @@ def setup_encoder(
     progress(f"Checking the sha256 of {weights.directory / WEIGHTS_FILE}...")
     weights = resolve_weights(paths, model_path, fresh_hash=True)
     progress("Loading the reference encoder (sentence-transformers)...")
+    from kilocli.routing.encoder.export import export_and_verify
+
     target = export_dir(paths, weights)
     with _export_lock(target, progress):
         result = export_and_verify(paths, weights, target, progress)

@@ -51,7 +51,7 @@ def load_catalogue(paths: Paths | None = None, extra_files: Sequence[Path] = ())
     paths = paths or get_paths()
     builtin = builtin_pools_dir() / CATALOGUE_FILE
     loader = CatalogueLoader()
-    loader.add(PoolFile(builtin, builtin=True), read_toml(builtin))
+    loader.add(PoolFile(builtin, builtin=True), read_toml(builtin, paths.cache_dir / "parsed"))
     user_dir = paths.user_pools_dir
     if user_dir.is_dir():
         for path in sorted(user_dir.glob("*.toml")):

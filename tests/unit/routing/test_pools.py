@@ -4,6 +4,7 @@ them, and every malformed file is reported in one line naming the file and the k
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 import tomllib
@@ -20,6 +21,7 @@ from kilocli.routing.pools import (
     load_pool_file,
     load_tier,
 )
+from kilocli.routing.pools.checks import read_toml
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS, TIERS
 
 REQUIRED_MODELS = (
@@ -510,3 +512,54 @@ def test_a_builtin_figure_off_the_method_must_state_its_basis(tmp_path):
         "the debug figure by the method (expected 0.763): "
         'add basis."edit.easy" saying where it comes from'
     )
+
+
+# -- the parsed copy of the built-in catalogue ------------------------------------------------
+def test_a_second_load_reads_the_catalogues_parsed_copy_and_gives_the_same_models() -> None:
+    paths = get_paths()
+    first = load_catalogue(paths)
+    [copy] = (paths.cache_dir / "parsed").glob("catalogue-*.json")
+    assert load_catalogue(paths) == first  # the JSON round trip loses nothing
+    data = json.loads(copy.read_text())
+    data["models"]["gpt-5-nano"]["name"] = "read from the copy"
+    copy.write_text(json.dumps(data))
+    assert load_catalogue(paths).models["gpt-5-nano"].name == "read from the copy"
+
+
+def test_a_changed_file_is_parsed_again_and_its_old_copy_dropped(tmp_path: Path) -> None:
+    cache = tmp_path / "parsed"
+    source = write(tmp_path / "catalogue.toml", "[models.a]\nname = 'A'\n")
+    assert read_toml(source, cache) == {"models": {"a": {"name": "A"}}}
+    [old] = cache.glob("catalogue-*.json")
+    write(source, "[models.a]\nname = 'B'\n")
+    assert read_toml(source, cache) == {"models": {"a": {"name": "B"}}}
+    [new] = cache.glob("catalogue-*.json")
+    assert new != old and not old.exists()
+    assert not list(cache.glob(".tmp-*"))
+
+
+def test_a_damaged_copy_or_an_unwritable_cache_only_costs_the_parse(tmp_path: Path) -> None:
+    source = write(tmp_path / "catalogue.toml", "[models.a]\nname = 'A'\n")
+    cache = tmp_path / "parsed"
+    read_toml(source, cache)
+    [copy] = cache.glob("*.json")
+    copy.write_text("{not json")
+    assert read_toml(source, cache) == {"models": {"a": {"name": "A"}}}
+    blocked = write(tmp_path / "a-file", "")  # a file where the folder should be
+    assert read_toml(source, blocked) == {"models": {"a": {"name": "A"}}}
+
+
+def test_a_file_with_a_toml_date_is_not_copied(tmp_path: Path) -> None:
+    source = write(tmp_path / "catalogue.toml", "[models.a]\nreleased = 2025-01-02\n")
+    cache = tmp_path / "parsed"
+    assert read_toml(source, cache) == {"models": {"a": {"released": dt.date(2025, 1, 2)}}}
+    assert not cache.exists() or not list(cache.glob("*.json"))
+
+
+def test_a_syntax_error_is_still_one_line_with_its_line_when_a_cache_is_given(
+    tmp_path: Path,
+) -> None:
+    source = write(tmp_path / "catalogue.toml", "[models.a]\nname = \n")
+    with pytest.raises(PoolError, match=r"catalogue.toml: line 2, column 8: invalid TOML") as info:
+        read_toml(source, tmp_path / "parsed")
+    assert "\n" not in str(info.value)
