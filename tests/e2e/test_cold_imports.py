@@ -41,10 +41,9 @@ def test_light_commands_do_not_import_the_encoder_stack(args: list[str]) -> None
     assert result == {"code": 0, "heavy": []}, proc.stderr
 
 
-def test_the_probe_sees_a_heavy_import_when_there_is_one(kilo) -> None:
-    """The check itself can fail: `kilo route` does load the encoder's stack (the `kilo` fixture
-    gives this test's home the warmed encoder cache)."""
-    probe = PROBE.replace("json.loads(sys.argv[-1])", json.dumps(list(HEAVY)))
+def loaded_by_a_route(modules: tuple[str, ...]) -> tuple[dict, str]:
+    """Which of ``modules`` a `kilo route --json` loaded (with its exit code), and its stderr."""
+    probe = PROBE.replace("json.loads(sys.argv[-1])", json.dumps(list(modules)))
     proc = subprocess.run(
         [sys.executable, "-c", probe, json.dumps(["route", "--json", "rename foo"])],
         capture_output=True,
@@ -53,8 +52,14 @@ def test_the_probe_sees_a_heavy_import_when_there_is_one(kilo) -> None:
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
         check=False,
     )
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert "numpy" in result["heavy"] and "onnxruntime" in result["heavy"], proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+def test_the_probe_sees_a_heavy_import_when_there_is_one(kilo) -> None:
+    """The check itself can fail: `kilo route` does load the encoder's stack (the `kilo` fixture
+    gives this test's home the warmed encoder cache)."""
+    result, stderr = loaded_by_a_route(HEAVY)
+    assert "numpy" in result["heavy"] and "onnxruntime" in result["heavy"], stderr
 
 
 # What a cold `kilo route` needs of kilocli is compiled on every start where bytecode is not
@@ -69,14 +74,5 @@ NOT_FOR_ROUTE = (
 
 
 def test_a_cold_route_loads_only_what_routing_needs(kilo) -> None:
-    probe = PROBE.replace("json.loads(sys.argv[-1])", json.dumps(list(NOT_FOR_ROUTE)))
-    proc = subprocess.run(
-        [sys.executable, "-c", probe, json.dumps(["route", "--json", "rename foo"])],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        check=False,
-    )
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result == {"code": 0, "heavy": []}, proc.stderr
+    result, stderr = loaded_by_a_route(NOT_FOR_ROUTE)
+    assert result == {"code": 0, "heavy": []}, stderr

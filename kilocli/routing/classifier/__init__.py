@@ -49,6 +49,7 @@ from kilocli.routing.classifier.classify import (
     Classifier,
     harder_on_ties,
     is_long,
+    lean_easy,
 )
 from kilocli.routing.classifier.embedding import SupportsEncode, embed_texts, embedding_key
 from kilocli.routing.classifier.examples import (
@@ -93,5 +94,6 @@ __all__ = [
     "examples_digest",
     "harder_on_ties",
     "is_long",
+    "lean_easy",
     "load_examples",
 ]

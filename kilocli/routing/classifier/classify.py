@@ -28,6 +28,7 @@ from kilocli.routing.classifier.examples import examples_digest, load_examples
 from kilocli.routing.classifier.params import (
     CONTEXT_DECAY,
     DIFFICULTY_TEMPERATURE,
+    EASY_BIAS,
     HARDER_WITHIN,
     INFO_HIGH,
     INFO_LOW,
@@ -84,6 +85,16 @@ def _blend(probs: np.ndarray, log_lexical: np.ndarray, weights: np.ndarray) -> n
     """Per row, the normalised geometric blend p^(1-w) * q^w of two distributions."""
     w = weights[:, None]
     z = (1.0 - w) * np.log(np.maximum(probs, 1e-12)) + w * log_lexical
+    z -= z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def lean_easy(difficulty_probs: np.ndarray) -> np.ndarray:
+    """Rows of difficulty probabilities with easy's odds raised by EASY_BIAS (in log space):
+    real requests are mostly easy, the examples are not (params.EASY_BIAS)."""
+    z = np.log(np.maximum(np.asarray(difficulty_probs, dtype=np.float64), 1e-300))
+    z[..., DIFFICULTIES.index("easy")] += EASY_BIAS
     z -= z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
@@ -248,7 +259,7 @@ class Classifier:
         return normalise(total)
 
     def _difficulty_probs(self, vectors: np.ndarray) -> np.ndarray:
-        return _softmax(self._diff.scores(vectors), DIFFICULTY_TEMPERATURE)
+        return lean_easy(_softmax(self._diff.scores(vectors), DIFFICULTY_TEMPERATURE))
 
     def _decide(
         self,
