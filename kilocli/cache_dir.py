@@ -12,7 +12,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -24,8 +24,11 @@ def _problem(directory: Path) -> str | None:
     """Why ``directory`` cannot be written, or None when a file can be created in it."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
+        # a probe file, made and removed (not tempfile's: importing it costs a cold route ~2 ms)
+        probe = directory / f".probe-{os.getpid()}-{threading.get_ident()}"
+        probe.unlink(missing_ok=True)  # a killed process's probe (a link is removed, not followed)
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        probe.unlink()
     except (FileExistsError, NotADirectoryError):
         return "a file stands where a folder is needed"
     except OSError as exc:
@@ -43,6 +46,8 @@ def usable_cache(paths: Paths, note: Callable[[str], None]) -> Paths:
     if cache.is_dir() and os.access(cache, os.R_OK | os.X_OK):
         note(f"cache folder {cache} cannot be written ({problem}); reading it, caching nothing new")
         return paths
+    import tempfile
+
     temporary = Path(tempfile.mkdtemp(prefix="kilocli-cache-"))
     atexit.register(shutil.rmtree, temporary, ignore_errors=True)
     note(

@@ -7,7 +7,6 @@ All state lives in three XDG directories named ``kilocli`` (never ``kilo``: Kilo
 from __future__ import annotations
 
 import os
-import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +80,8 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
 
     The temp file has ``mode`` from the start (0600 for keys: no window with wider rights).
     """
+    import tempfile  # only writers need it (and its import of random): not a cold route
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -172,6 +171,8 @@ class Model:
     def save(self, directory: Path) -> None:
         """Write all arrays to a temp folder, then rename it into place (readers never see half)."""
         directory.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # only when the centroids are (re)built
+
         tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
         try:
             for f in fields(self):

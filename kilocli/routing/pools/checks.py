@@ -11,14 +11,13 @@ import datetime as _dt
 import hashlib
 import json
 import math
-import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from kilocli.config import atomic_write
 from kilocli.errors import PoolError
 from kilocli.routing.pools.specs import Catalogue
 
@@ -141,14 +140,7 @@ def _keep_parsed(copy: Path, data: dict[str, Any]) -> None:
     except TypeError:
         return
     with contextlib.suppress(OSError):
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=copy.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, copy)
-        finally:
-            Path(tmp).unlink(missing_ok=True)  # gone already once replaced
+        atomic_write(copy, text.encode("utf-8"))
         stem = copy.stem.rsplit("-", 1)[0]
         for old in copy.parent.glob(f"{stem}-*.json"):
             if old != copy:
