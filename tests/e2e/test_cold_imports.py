@@ -70,6 +70,8 @@ NOT_FOR_ROUTE = (
     "kilocli.personal_io",  # corrections: only once a store exists
     "kilocli.routing.personal",
     "kilocli.store",
+    "tempfile",  # ~2 ms with its import of random: only writers of files need it
+    "importlib.resources",  # brings tempfile; the examples are found by their path
 )
 
 

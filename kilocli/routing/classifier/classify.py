@@ -10,7 +10,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,6 +44,8 @@ from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
 from kilocli.routing.text import split_turn
 
 if TYPE_CHECKING:  # corrections are read only where a store exists (engine/classifiers.py)
+    from importlib.resources.abc import Traversable
+
     from kilocli.routing.personal import PersonalExample
 
 TURN_MEMO = 512  # vectors of recent turns kept: a session's history is not re-embedded every turn

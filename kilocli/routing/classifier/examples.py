@@ -9,9 +9,8 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from dataclasses import dataclass
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kilocli.errors import ConfigError
 from kilocli.routing import text as text_views
@@ -24,6 +23,9 @@ from kilocli.routing.classifier.params import (
     SHRINKAGE,
 )
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
+
+if TYPE_CHECKING:  # a caller may hand in any importlib.resources folder
+    from importlib.resources.abc import Traversable
 
 FOLLOWUP_TABLE = "followup"
 
@@ -53,8 +55,10 @@ EXAMPLE_TABLE = "example"
 _EXAMPLE_KEYS = ("task", "difficulty", "source", "text", "shape")
 
 
-def default_examples_dir() -> Traversable:
-    return resources.files("kilocli.routing").joinpath("examples")
+def default_examples_dir() -> Path:
+    """The examples shipped in the package (kilocli is installed as files, never zipped:
+    importlib.resources would cost a cold route its import of tempfile)."""
+    return Path(__file__).resolve().parent.parent / "examples"
 
 
 def _example_files(root: Traversable | Path) -> list[Traversable | Path]:
