@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -153,6 +154,21 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     return out
 
 
+def start_profiler(pid: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    """py-spy on kilo serve, sampling without pausing it (a paused server skews the figures)."""
+    mode = {"gil": ["--gil"], "cpu": [], "idle": ["--idle"]}[args.profile_mode]
+    exe = Path(sys.executable).with_name("py-spy")
+    command = [str(exe) if exe.exists() else "py-spy", "record", "--pid", str(pid)]
+    command += ["--nonblocking", "--format", "raw", *mode, "--output", args.profile]
+    spy = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)  # py-spy attaches
+    return spy
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=50)
@@ -160,6 +176,17 @@ def main() -> int:
     parser.add_argument("--words", type=int, default=20, help="chunks in each answer")
     parser.add_argument("--chunk-delay", type=float, default=0.02, help="seconds between chunks")
     parser.add_argument("--sigterm", action="store_true", help="also SIGTERM during a load")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="py-spy the served round into FILE (collapsed stacks; needs py-spy on PATH)",
+    )
+    parser.add_argument(
+        "--profile-mode",
+        choices=("gil", "cpu", "idle"),
+        default="gil",
+        help="gil: samples holding the GIL; cpu: on-CPU threads; idle: every thread",
+    )
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="kilocli-serve-bench-"))
@@ -186,11 +213,15 @@ def main() -> int:
                 run_load(f"{root}/v1", "gpt-5-mini", args.clients, args.requests, spread)
             )
             procs = {"kilo serve": server.proc.pid, "upstream": upstream.pid, "bench": os.getpid()}
+            spy = start_profiler(server.proc.pid, args) if args.profile else None
             cpu_before = cpu_seconds(procs)
             served = asyncio.run(
                 run_load(server.url, "kilo-auto", args.clients, args.requests, spread)
             )
             cpu = {k: v - cpu_before[k] for k, v in cpu_seconds(procs).items()}
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(60)
         finally:
             code = server.stop()
         counts = recorded(home)
