@@ -2,23 +2,33 @@
 
 Each of N clients sends R streaming Chat Completions requests one after another (distinct
 prompts, so each is routed and recorded on its own); the same load is first sent to the fake
-upstream directly. Prints the time to the first content token (p50/p95) both ways and what kilo
-serve adds, requests per second through kilo serve, and the requests recorded in its store
-against those sent. With --sigterm, a second round sends SIGTERM while N streams run and counts
-the records against the requests that were answered. Target (issue 10): <= 20 ms added p95 to
-the first byte at 50 streams; nothing unrecorded at 200.
+upstream directly. Two rounds, each measured both ways:
+
+- burst: every client joins within one answer's length (random start), so the first wave of N
+  routings lands at once; every request counts.
+- ramp: clients join evenly over --ramp seconds (as a load tester's spawn rate); each client's
+  first request is reported apart as warm-up, the later ones as the steady state.
+
+Prints the time to the first content token (p50/p95) both ways and what kilo serve adds, its
+routing time (Server-Timing), requests per second, the CPU each process spends per request,
+and the requests recorded in its store against those sent. With --sigterm, a
+last round sends SIGTERM while N streams run and counts the records against the requests that
+were answered. Target (issue 10): <= 20 ms added p95 to the first byte at 50 streams; nothing
+unrecorded at 200.
 
 Usage: python bench/serve_load.py [--clients 50] [--requests 3] [--words 20] [--chunk-delay 0.02]
-       [--sigterm]
+       [--ramp 1.0] [--sigterm] [--profile FILE [--profile-mode gil]]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -103,33 +113,53 @@ def route_ms(server_timing: str) -> float | None:
     return None
 
 
-async def run_load(url: str, model: str, clients: int, requests: int, spread: float) -> dict:
+async def run_load(
+    url: str, model: str, clients: int, requests: int, spread: float, ramp: float = 0.0
+) -> dict:
+    """``spread``: each client starts at a random time within it (the burst); ``ramp``: client i
+    starts at i * ramp / clients instead. Figures for all requests, and for the first request
+    of each client ("warmup") and the later ones ("steady") apart."""
     limits = httpx.Limits(max_connections=clients + 16, max_keepalive_connections=clients + 16)
     results: list[dict] = []
     counter = iter(range(10**9))
 
-    async def client_loop(client: httpx.AsyncClient) -> None:
-        await asyncio.sleep(random.uniform(0, spread))  # clients join over a while, not at once
-        for _ in range(requests):
+    async def client_loop(client: httpx.AsyncClient, index: int) -> None:
+        if ramp:
+            await asyncio.sleep(index * ramp / clients)
+        else:
+            await asyncio.sleep(random.uniform(0, spread))
+        for nth in range(requests):
             n = next(counter)
             prompt = f"{random.choice(VERBS)} {random.choice(TOPICS)} (request {n})"
-            results.append(await one_stream(client, url, model, prompt))
+            result = await one_stream(client, url, model, prompt)
+            results.append({**result, "warmup": nth == 0})
 
     async with httpx.AsyncClient(limits=limits, timeout=120) as client:
         started = time.perf_counter()
-        await asyncio.gather(*(client_loop(client) for _ in range(clients)))
+        await asyncio.gather(*(client_loop(client, i) for i in range(clients)))
         wall = time.perf_counter() - started
-    firsts = [r["first"] for r in results if r["first"] is not None]
-    routes = [r["route"] for r in results if r["route"] is not None]
     return {
-        "route_p50": percentile(routes, 50) if routes else float("nan"),
-        "route_p95": percentile(routes, 95) if routes else float("nan"),
+        **summary(results),
+        "warmup": summary([r for r in results if r["warmup"]]),
+        "steady": summary([r for r in results if not r["warmup"]]),
         "sent": len(results),
         "ok": sum(1 for r in results if r["done"]),
         "answered": sum(1 for r in results if r["status"] == 200),
-        "p50": percentile(firsts, 50) * 1000 if firsts else float("nan"),
-        "p95": percentile(firsts, 95) * 1000 if firsts else float("nan"),
         "wall": wall,
+    }
+
+
+def summary(results: list[dict]) -> dict:
+    """p50 / p95 of the first content token (ms) and of the routing time, over ``results``."""
+    firsts = [r["first"] * 1000 for r in results if r["first"] is not None]
+    routes = [r["route"] for r in results if r["route"] is not None]
+    nan = float("nan")
+    return {
+        "n": len(firsts),
+        "p50": percentile(firsts, 50) if firsts else nan,
+        "p95": percentile(firsts, 95) if firsts else nan,
+        "route_p50": percentile(routes, 50) if routes else nan,
+        "route_p95": percentile(routes, 95) if routes else nan,
     }
 
 
@@ -145,12 +175,41 @@ def recorded(home: Path) -> dict[str, int]:
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """User + system CPU seconds of each process so far."""
+    """User + system CPU seconds of each process so far (kilo serve's running children too)."""
     out = {}
     for name, pid in pids.items():
-        times = psutil.Process(pid).cpu_times()
-        out[name] = times.user + times.system
+        process = psutil.Process(pid)
+        children = process.children(recursive=True) if name == "kilo serve" else []
+        out[name] = 0.0
+        for each in (process, *children):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = each.cpu_times()
+                out[name] += times.user + times.system
     return out
+
+
+def start_profiler(pid: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    """py-spy on kilo serve, sampling without pausing it (a paused server skews the figures)."""
+    mode = {"gil": ["--gil"], "cpu": [], "idle": ["--idle"]}[args.profile_mode]
+    exe = Path(sys.executable).with_name("py-spy")
+    command = [str(exe) if exe.exists() else "py-spy", "record", "--pid", str(pid)]
+    command += [
+        "--nonblocking",
+        "--rate",
+        "250",
+        "--format",
+        "raw",
+        *mode,
+        "--output",
+        args.profile,
+    ]
+    spy = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)  # py-spy attaches
+    return spy
 
 
 def main() -> int:
@@ -159,7 +218,21 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=3, help="per client, one after another")
     parser.add_argument("--words", type=int, default=20, help="chunks in each answer")
     parser.add_argument("--chunk-delay", type=float, default=0.02, help="seconds between chunks")
+    parser.add_argument(
+        "--ramp", type=float, default=1.0, help="seconds over which clients join (ramp round)"
+    )
     parser.add_argument("--sigterm", action="store_true", help="also SIGTERM during a load")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="py-spy the served burst round into FILE (collapsed stacks; needs py-spy)",
+    )
+    parser.add_argument(
+        "--profile-mode",
+        choices=("gil", "cpu", "idle"),
+        default="gil",
+        help="gil: samples holding the GIL; cpu: on-CPU threads; idle: every thread",
+    )
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="kilocli-serve-bench-"))
@@ -177,59 +250,54 @@ def main() -> int:
         env.update(OPENAI_API_KEY="sk-bench-0123456789", OPENAI_BASE_URL=f"{root}/v1")
         server = ServeProcess.start(home, env)
         spread = args.words * args.chunk_delay  # about one answer's length
+        procs = {"kilo serve": server.proc.pid, "upstream": upstream.pid, "bench": os.getpid()}
         try:
             # warm both paths (connections, first-call imports), then measure
             asyncio.run(run_load(f"{root}/v1", "gpt-5-mini", 4, 1, 0))
             asyncio.run(run_load(server.url, "kilo-auto", 4, 1, 0))
             before = sum(recorded(home).values())
-            direct = asyncio.run(
-                run_load(f"{root}/v1", "gpt-5-mini", args.clients, args.requests, spread)
-            )
-            procs = {"kilo serve": server.proc.pid, "upstream": upstream.pid, "bench": os.getpid()}
-            cpu_before = cpu_seconds(procs)
-            served = asyncio.run(
-                run_load(server.url, "kilo-auto", args.clients, args.requests, spread)
-            )
-            cpu = {k: v - cpu_before[k] for k, v in cpu_seconds(procs).items()}
+            rounds = {}
+            for name, ramp in (("burst", 0.0), ("ramp", args.ramp)):
+                direct = asyncio.run(
+                    run_load(f"{root}/v1", "gpt-5-mini", args.clients, args.requests, spread, ramp)
+                )
+                profiling = args.profile and name == "burst"
+                spy = start_profiler(server.proc.pid, args) if profiling else None
+                cpu_before = cpu_seconds(procs)
+                served = asyncio.run(
+                    run_load(server.url, "kilo-auto", args.clients, args.requests, spread, ramp)
+                )
+                cpu = {k: v - cpu_before[k] for k, v in cpu_seconds(procs).items()}
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(60)
+                rounds[name] = (direct, served, cpu)
         finally:
             code = server.stop()
         counts = recorded(home)
         stored = sum(counts.values()) - before
         print(
             f"{args.clients} concurrent streaming clients x {args.requests} requests "
-            f"({args.words} chunks, {args.chunk_delay * 1000:.0f} ms apart), loopback, 2 cores"
+            f"({args.words} chunks, {args.chunk_delay * 1000:.0f} ms apart), loopback, "
+            f"{psutil.cpu_count()} cores"
         )
+        direct, served, cpu = rounds["burst"]
+        print(f"BURST: every client starts within {spread:.1f} s (random); all requests")
+        report(direct, served, "")
+        report_rate(direct, served, cpu)
+        direct, served, cpu = rounds["ramp"]
         print(
-            f"first content token, upstream directly: p50 {direct['p50']:.1f} ms, "
-            f"p95 {direct['p95']:.1f} ms"
+            f"RAMP: clients start evenly over {args.ramp:g} s; steady state = each client's "
+            f"requests after its first"
         )
+        report(direct["steady"], served["steady"], "steady state")
+        report(direct["warmup"], served["warmup"], "warm-up (each client's first request)")
+        report_rate(direct, served, cpu)
+        sent = sum(served["sent"] for _, served, _ in rounds.values())
+        done = sum(served["ok"] for _, served, _ in rounds.values())
         print(
-            f"first content token, through kilo serve: p50 {served['p50']:.1f} ms, "
-            f"p95 {served['p95']:.1f} ms"
-        )
-        print(
-            f"added by kilo serve: p50 {served['p50'] - direct['p50']:.1f} ms, "
-            f"p95 {served['p95'] - direct['p95']:.1f} ms"
-        )
-        print(
-            f"of which routing (arrival to decision, queue included): "
-            f"p50 {served['route_p50']:.1f} ms, p95 {served['route_p95']:.1f} ms"
-        )
-        print(
-            f"throughput through kilo serve: {served['sent'] / served['wall']:.1f} requests/s "
-            f"(directly: {direct['sent'] / direct['wall']:.1f})"
-        )
-        per_request = ", ".join(
-            f"{name} {seconds / served['sent'] * 1000:.1f} ms" for name, seconds in cpu.items()
-        )
-        busy = sum(cpu.values()) / served["wall"]
-        print(
-            f"CPU per request through kilo serve: {per_request} "
-            f"(all three: {busy:.2f} of {psutil.cpu_count()} cores busy over the run)"
-        )
-        print(
-            f"requests sent {served['sent']}, completed {served['ok']}, recorded {stored} "
-            f"(statuses: {counts}); server exit {code}"
+            f"requests sent {sent}, completed {done}, recorded {stored} "
+            f"(statuses: {counts}, warm-up requests included); server exit {code}"
         )
         if args.sigterm:
             sigterm_round(home, env, root, args)
@@ -237,6 +305,37 @@ def main() -> int:
         upstream.terminate()
         upstream.wait(10)
     return 0
+
+
+def report(direct: dict, served: dict, label: str) -> None:
+    """First content token both ways, what kilo serve adds, and its routing time."""
+    head = f"  {label}: " if label else "  "
+    print(
+        f"{head}first content token, upstream directly p50 {direct['p50']:.1f} / p95 "
+        f"{direct['p95']:.1f} ms; through kilo serve p50 {served['p50']:.1f} / p95 "
+        f"{served['p95']:.1f} ms ({served['n']} requests)"
+    )
+    print(
+        f"    added by kilo serve: p50 {served['p50'] - direct['p50']:.1f} ms, "
+        f"p95 {served['p95'] - direct['p95']:.1f} ms; of which routing (arrival to decision, "
+        f"queue included): p50 {served['route_p50']:.1f} ms, p95 {served['route_p95']:.1f} ms"
+    )
+
+
+def report_rate(direct: dict, served: dict, cpu: dict[str, float]) -> None:
+    """Throughput both ways and the CPU each process spent per request served."""
+    per_request = ", ".join(
+        f"{name} {seconds / served['sent'] * 1000:.1f} ms" for name, seconds in cpu.items()
+    )
+    busy = sum(cpu.values()) / served["wall"]
+    print(
+        f"  throughput through kilo serve: {served['sent'] / served['wall']:.1f} requests/s "
+        f"(directly: {direct['sent'] / direct['wall']:.1f})"
+    )
+    print(
+        f"  CPU per request through kilo serve: {per_request} "
+        f"(all three: {busy:.2f} of {psutil.cpu_count()} cores busy over the round)"
+    )
 
 
 def sigterm_round(home: Path, env: dict[str, str], root: str, args: argparse.Namespace) -> None:

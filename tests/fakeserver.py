@@ -276,6 +276,10 @@ class FakeServer:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    # socketserver's default accept queue holds 5: under a burst of clients (bench/serve_load.py)
+    # the kernel drops the rest of the SYNs, and each such client waits ~1 s to retry its connect
+    request_queue_size = 1024
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # a client that hangs up mid-answer (a test that stops reading) is normal here
         if not isinstance(sys.exc_info()[1], (ConnectionError, OSError)):

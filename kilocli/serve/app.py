@@ -88,7 +88,7 @@ def build_app(ctx: ServeContext) -> Starlette:
         req = openai_api.parse_chat_request(await read_json(request))
         turn, first = await start(ctx, req)
         attempt = None if is_outcome(first) else first[0]
-        headers = route_headers(turn.prepared, attempt)
+        headers = route_headers(turn, attempt)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         if req.stream:
             body = _openai_stream(ctx, turn, first, completion_id, req.include_usage)
@@ -122,7 +122,7 @@ def build_app(ctx: ServeContext) -> Starlette:
         req = anthropic_api.parse_messages_request(await read_json(request))
         turn, first = await start(ctx, req)
         attempt = None if is_outcome(first) else first[0]
-        headers = route_headers(turn.prepared, attempt)
+        headers = route_headers(turn, attempt)
         message_id = f"msg_{uuid.uuid4().hex}"
         model = attempt.model_id if attempt else turn.prepared.decision.model
         writer = anthropic_api.MessageWriter(message_id, model)
@@ -180,33 +180,48 @@ async def _openai_stream(
     try:
         if not is_outcome(first):
             model = first[0].model_id
-        yield openai_api.sse(
-            openai_api.chunk(
-                completion_id, model, {"role": "assistant", "content": ""}, created=created
-            )
-        )
-        outcome = None
-        async for item in turn.items(first):
-            if is_outcome(item):
-                outcome = item
-                break
-            attempt, event = item
-            model = attempt.model_id
-            if isinstance(event, TextDelta):
-                delta: dict[str, Any] | None = {"content": event.text}
-            elif isinstance(event, ToolCallDelta):
-                delta = openai_api.tool_delta(event.index, event.id, event.name, event.arguments)
-            elif isinstance(event, Finished):
-                yield openai_api.sse(
-                    openai_api.chunk(
-                        completion_id, model, {}, event.finish_reason or "stop", created=created
-                    )
+        # the role chunk goes out with the first content: one write, not two
+        out = [
+            openai_api.sse(
+                openai_api.chunk(
+                    completion_id, model, {"role": "assistant", "content": ""}, created=created
                 )
-                delta = None
-            else:
-                delta = None
-            if delta is not None:
-                yield openai_api.sse(openai_api.chunk(completion_id, model, delta, created=created))
+            )
+        ]
+        outcome = None
+        # events that queued up while the loop was busy go out in one write
+        async for batch in turn.batches(first):
+            for item in batch:
+                if is_outcome(item):
+                    outcome = item
+                    break
+                attempt, event = item
+                model = attempt.model_id
+                if isinstance(event, TextDelta):
+                    delta: dict[str, Any] | None = {"content": event.text}
+                elif isinstance(event, ToolCallDelta):
+                    delta = openai_api.tool_delta(
+                        event.index, event.id, event.name, event.arguments
+                    )
+                elif isinstance(event, Finished):
+                    reason = event.finish_reason or "stop"
+                    out.append(
+                        openai_api.sse(
+                            openai_api.chunk(completion_id, model, {}, reason, created=created)
+                        )
+                    )
+                    delta = None
+                else:
+                    delta = None
+                if delta is not None:
+                    out.append(
+                        openai_api.sse(
+                            openai_api.chunk(completion_id, model, delta, created=created)
+                        )
+                    )
+            if out:
+                yield b"".join(out)
+                out = []
         finished = True
         assert outcome is not None
         if outcome.status != "ok":
@@ -229,14 +244,17 @@ async def _anthropic_stream(
 ) -> AsyncIterator[bytes]:
     finished = False
     try:
-        yield writer.start_event()
+        out = [writer.start_event()]
         outcome = None
-        async for item in turn.items(first):
-            if is_outcome(item):
-                outcome = item
-                break
-            for data in writer.events_for(item[1]):
-                yield data
+        async for batch in turn.batches(first):
+            for item in batch:
+                if is_outcome(item):
+                    outcome = item
+                    break
+                out.extend(writer.events_for(item[1]))
+            if out:
+                yield b"".join(out)
+                out = []
         finished = True
         assert outcome is not None
         if outcome.status != "ok":

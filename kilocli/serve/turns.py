@@ -2,19 +2,21 @@
 
 The engine is synchronous (it streams from a provider with retries and fallback and writes the
 store as it goes), so each turn runs on a worker thread and hands its events to the event loop
-through an asyncio queue. The endpoint waits for the first event before it answers: a failure
-before any output becomes a proper HTTP status, and the headers can name the model really used.
-Every turn is recorded by the engine exactly as ``kilo ask`` records one, in a session of kind
-``serve``.
+(through a ``LoopInbox``, which wakes the loop once for all the events that arrived meanwhile).
+The endpoint waits for the first event before it answers: a failure before any output becomes a
+proper HTTP status, and the headers can name the model really used. Every turn is recorded by
+the engine exactly as ``kilo ask`` records one, in a session of kind ``serve``; a new
+conversation's session is opened on the turn's worker thread, right before its turn is recorded,
+so that the routing worker does nothing but route.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -83,6 +85,7 @@ class ServeContext:
     live: set[LiveTurn] = field(default_factory=set)
     live_lock: threading.Lock = field(default_factory=threading.Lock)
     served: int = 0
+    _inbox: LoopInbox | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         from kilocli.routing.classifier.classify import PREFETCH_LIMIT
@@ -99,18 +102,73 @@ class ServeContext:
     def scrub(self, text: str) -> str:
         return perr.scrub(text, self.secrets())
 
+    def inbox(self) -> LoopInbox:
+        """The inbox of the running event loop (one per server; a new loop gets a new one)."""
+        loop = asyncio.get_running_loop()
+        if self._inbox is None or self._inbox.loop is not loop:
+            self._inbox = LoopInbox(loop)
+        return self._inbox
+
+
+class LoopInbox:
+    """Items from worker threads to asyncio queues on one event loop, handed over in batches.
+
+    ``call_soon_threadsafe`` wakes the loop through its self-pipe each time it is called; with
+    50 streams of 50 events a second that is thousands of wakeups (and GIL handoffs) a second.
+    Here a thread only appends, and schedules a wakeup when none is pending: the loop then moves
+    every item that arrived meanwhile to its queue in one go. Items of one producer keep their
+    order (one FIFO for all)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._items: deque[tuple[asyncio.Queue[Any], Any]] = deque()
+        self._lock = threading.Lock()
+        self._scheduled = False
+        self.wakeups = 0  # loop wakeups so far, and items moved (what the tests read)
+        self.moved = 0
+
+    def put(self, target: asyncio.Queue[Any], item: Any) -> None:
+        """Hand ``item`` to ``target`` on the loop; from any thread. Dropped when the loop is
+        closed (the server is stopping; the turn records itself anyway)."""
+        with self._lock:
+            self._items.append((target, item))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            self.loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop is gone
+            with self._lock:
+                self._scheduled = False
+
+    def _drain(self) -> None:
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+            self._scheduled = False
+        self.wakeups += 1
+        self.moved += len(items)
+        for target, item in items:
+            target.put_nowait(item)
+
 
 @dataclass(frozen=True)
 class Prepared:
     request: ServeRequest
     decision: Decision
-    session_id: str
+    session_id: str | None  # the conversation's session; None: a new one, opened by LiveTurn
     pinned: bool
     route_ms: float = 0.0  # from arrival to decision: the wait for the routing worker included
 
+    @property
+    def title(self) -> str:
+        """A new session's title: the conversation's first user turn."""
+        return self.request.user_turns[0] if self.request.user_turns else self.request.prompt
+
 
 def prepare(ctx: ServeContext, request: ServeRequest) -> Prepared:
-    """Route the request (sticky to its conversation) and find or open its session."""
+    """Route the request (sticky to its conversation); a known conversation keeps its session.
+    Nothing is written here: the store is the turn's business (see LiveTurn)."""
     tier, pin = resolve_model(request.model, ctx.default_tier, list(ctx.router.catalogue.models))
     conversation = ctx.sticky.find(request.messages)
     input_tokens = sum(count_tokens(text_of(m)) for m in request.messages)
@@ -134,11 +192,7 @@ def prepare(ctx: ServeContext, request: ServeRequest) -> Prepared:
         ) from None
     except KiloError as exc:
         raise ApiError(400, exc.message, param="model" if pin else None) from None
-    if conversation is not None:
-        session_id = conversation.session_id
-    else:
-        title = request.user_turns[0] if request.user_turns else request.prompt
-        session_id = ctx.store.new_session("serve", decision.tier, title)
+    session_id = conversation.session_id if conversation is not None else None
     return Prepared(request, decision, session_id, pin is not None)
 
 
@@ -148,22 +202,27 @@ class LiveTurn:
     def __init__(self, ctx: ServeContext, prepared: Prepared) -> None:
         self.ctx = ctx
         self.prepared = prepared
+        # known before the first event arrives (the worker opens a new session first)
+        self.session_id = prepared.session_id or ""
         self.cancel = threading.Event()
-        self._loop = asyncio.get_running_loop()
+        self._inbox = ctx.inbox()
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         with ctx.live_lock:
             ctx.live.add(self)
         self.future: Future[None] = ctx.turn_pool.submit(self._run)
 
     def _push(self, item: Any) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is gone: the server is stopping
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+        self._inbox.put(self._queue, item)
 
     def _run(self) -> None:
         request = self.prepared.request
         try:
+            if not self.session_id:
+                self.session_id = self.ctx.store.new_session(
+                    "serve", self.prepared.decision.tier, self.prepared.title
+                )
             outcome = self.ctx.engine.run_turn(
-                self.prepared.session_id,
+                self.session_id,
                 [],
                 request.prompt,
                 self.prepared.decision,
@@ -177,7 +236,7 @@ class LiveTurn:
             )
             if outcome.status == "ok":
                 self.ctx.sticky.remember(
-                    request.messages, outcome.answer, self.prepared.session_id, outcome.model
+                    request.messages, outcome.answer, self.session_id, outcome.model
                 )
             self._push(outcome)
         except BaseException as exc:  # never lose the waiting request: it answers 500
@@ -202,6 +261,28 @@ class LiveTurn:
                 return
             item = await self.next()
 
+    async def batches(self, first: Any) -> AsyncIterator[list[Any]]:
+        """Like ``items``, but each wait yields every item already there with the one awaited:
+        a stream writes them in one piece when it is behind (fewer writes, same bytes)."""
+        batch = [first]
+        while True:
+            while is_event(batch[-1]) and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if isinstance(item, BaseException):
+                    yield batch
+                    raise ApiError(
+                        500, f"internal error: {type(item).__name__}", kind="server_error"
+                    )
+                batch.append(item)
+            yield batch
+            if not is_event(batch[-1]):
+                return
+            batch = [await self.next()]
+
+
+def is_event(item: Any) -> bool:
+    return isinstance(item, tuple)
+
 
 def is_outcome(item: Any) -> bool:
     return not isinstance(item, tuple)
@@ -215,7 +296,8 @@ def dropped_params(request: ServeRequest, attempt: Attempt) -> list[str]:
     return sorted(set(dropped))
 
 
-def route_headers(prepared: Prepared, attempt: Attempt | None) -> dict[str, str]:
+def route_headers(turn: LiveTurn, attempt: Attempt | None) -> dict[str, str]:
+    prepared = turn.prepared
     d = prepared.decision
     cost = d.estimated_cost_usd
     headers = {
@@ -225,7 +307,7 @@ def route_headers(prepared: Prepared, attempt: Attempt | None) -> dict[str, str]
         "x-kilo-task": d.task,
         "x-kilo-difficulty": d.difficulty,
         "x-kilo-estimated-cost-usd": "unpriced" if cost is None else f"{cost:.6f}",
-        "x-kilo-session": prepared.session_id,
+        "x-kilo-session": turn.session_id,
         "x-kilo-sticky": "true" if d.sticky else "false",
         "server-timing": f"route;dur={prepared.route_ms:.1f}",
     }
