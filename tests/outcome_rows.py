@@ -3,11 +3,11 @@ that solve nested sets of four instances, the bench loaded as a module, the rows
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
+
+from bench_scripts import load_bench_script
 
 REPO = Path(__file__).resolve().parents[1]
 POOL = REPO / "pools" / "swebench-measured.toml"
@@ -44,14 +44,7 @@ def outcome_row(ident: str) -> dict[str, object]:
 
 
 def load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "route_outcomes", REPO / "bench" / "route_outcomes.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["route_outcomes"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("route_outcomes")
 
 
 def write_outcomes(folder: Path) -> Path:

@@ -4,13 +4,12 @@ cap. No encoder: the items are made here."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+from bench_scripts import load_bench_script
 
 from kilocli.routing.classifier import lean_easy
 from kilocli.routing.classifier.classify import harder_on_ties
@@ -22,14 +21,7 @@ EASY, MEDIUM, HARD = 0, 1, 2
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "calibrate_easy_bias", REPO / "bench" / "calibrate_easy_bias.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["calibrate_easy_bias"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("calibrate_easy_bias")
 
 
 def item(bench, probs, truths, fold=0, long=False):

@@ -3,15 +3,14 @@ never prints the text of a real prompt."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from bench_scripts import load_bench_script
 
 from kilocli.errors import UsageError
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS
@@ -42,14 +41,7 @@ def _rows(path: Path = DEV_SET) -> list[tuple[int, dict[str, object]]]:
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "route_quality", REPO / "bench" / "route_quality.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["route_quality"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("route_quality")
 
 
 @pytest.mark.parametrize("path", DEV_SETS, ids=lambda p: p.name)
