@@ -34,7 +34,7 @@ from bench_io import print_report  # noqa: E402
 from route_quality import REAL_PROMPTS, load_dev_set  # noqa: E402
 
 from kilocli.errors import KiloError, UsageError  # noqa: E402
-from kilocli.routing.classifier.classify import harder_on_ties  # noqa: E402
+from kilocli.routing.classifier.classify import harder_on_ties, lean_easy  # noqa: E402
 from kilocli.routing.classifier.params import EASY_BIAS  # noqa: E402
 from kilocli.routing.taxonomy import DIFFICULTIES  # noqa: E402
 
@@ -61,18 +61,12 @@ def fold_of(item_id: str) -> int:
 
 def unbiased(probs: Sequence[float], bias: float) -> np.ndarray:
     """Probabilities with an easy bias of ``bias`` (log-odds) taken back out."""
-    z = np.log(np.maximum(np.asarray(probs, dtype=np.float64), 1e-300))
-    z[0] -= bias
-    e = np.exp(z - z.max())
-    return e / e.sum()
+    return lean_easy(np.asarray(probs), -bias)
 
 
 def decide(item: Scored, bias: float) -> int:
     """The difficulty index the classifier gives with easy bias ``bias``."""
-    z = np.log(np.maximum(item.probs, 1e-300))
-    z[0] += bias
-    p = np.exp(z - z.max())
-    level = harder_on_ties(p / p.sum())
+    level = harder_on_ties(lean_easy(item.probs, bias))
     return max(level, MEDIUM) if item.long else level
 
 

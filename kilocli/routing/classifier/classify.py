@@ -91,14 +91,12 @@ def _blend(probs: np.ndarray, log_lexical: np.ndarray, weights: np.ndarray) -> n
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def lean_easy(difficulty_probs: np.ndarray) -> np.ndarray:
-    """Rows of difficulty probabilities with easy's odds raised by EASY_BIAS (in log space):
-    real requests are mostly easy, the examples are not (params.EASY_BIAS)."""
+def lean_easy(difficulty_probs: np.ndarray, bias: float = EASY_BIAS) -> np.ndarray:
+    """Rows of difficulty probabilities with easy's log-odds raised by ``bias``: real requests
+    are mostly easy, the examples are not (params.EASY_BIAS). A negative bias takes it out."""
     z = np.log(np.maximum(np.asarray(difficulty_probs, dtype=np.float64), 1e-300))
-    z[..., DIFFICULTIES.index("easy")] += EASY_BIAS
-    z -= z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    z[..., DIFFICULTIES.index("easy")] += bias
+    return _softmax(z, 1.0)
 
 
 def harder_on_ties(difficulty_probs: np.ndarray) -> int:

@@ -100,24 +100,34 @@ def test_max_tokens_is_clamped_to_what_the_budget_leaves(kilo, fake_server):
     assert "monthly budget" in proc.stderr.decode()
 
 
-def test_a_call_in_flight_in_another_process_holds_its_worst_case(kilo, fake_server):
-    # $0.084: one call's worst case ($0.0819) fits, and leaves room for under 256 tokens
-    assert kilo(["config", "set", "budget_daily_usd", "0.084"]).returncode == 0
-    fake_server.script(["stall:1:4"], answer="slow and steady wins")
+def _ask_in_background(kilo, fake_server, prompt: str) -> subprocess.Popen[bytes]:
+    """A pinned `kilo ask` in its own process, sharing the test's home, left running."""
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
     env.update(_env(fake_server), KILOCLI_HOME=str(kilo.home), HF_HUB_OFFLINE="1")
-    slow = subprocess.Popen(
-        [sys.executable, "-m", "kilocli", *PINNED, "tell me a story"],
+    return subprocess.Popen(
+        [sys.executable, "-m", "kilocli", *PINNED, prompt],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
+
+def _wait_until_sent(fake_server, proc: subprocess.Popen[bytes]) -> None:
+    """Until the fake server has the request (at most 60 s; the process must still run)."""
+    deadline = time.monotonic() + 60
+    while not fake_server.requests:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.02)
+
+
+def test_a_call_in_flight_in_another_process_holds_its_worst_case(kilo, fake_server):
+    # $0.084: one call's worst case ($0.0819) fits, and leaves room for under 256 tokens
+    assert kilo(["config", "set", "budget_daily_usd", "0.084"]).returncode == 0
+    fake_server.script(["stall:1:4"], answer="slow and steady wins")
+    slow = _ask_in_background(kilo, fake_server, "tell me a story")
     try:
-        deadline = time.monotonic() + 60
-        while not fake_server.requests:  # the hold is committed before the request is sent
-            assert time.monotonic() < deadline and slow.poll() is None
-            time.sleep(0.02)
+        _wait_until_sent(fake_server, slow)  # the hold is committed before the request is sent
         refused = kilo([*PINNED, "hello again"], env=_env(fake_server))
         assert slow.poll() is None, "the first call should still be streaming"
         assert refused.returncode == 2
@@ -142,20 +152,9 @@ def test_a_retry_is_checked_again_against_spend_made_meanwhile(kilo, fake_server
     refused before it is sent."""
     assert kilo(["config", "set", "budget_daily_usd", "0.1"]).returncode == 0
     fake_server.script(["429:2"], answer="never sent")
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
-    env.update(_env(fake_server), KILOCLI_HOME=str(kilo.home), HF_HUB_OFFLINE="1")
-    asking = subprocess.Popen(
-        [sys.executable, "-m", "kilocli", *PINNED, "hello there"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    asking = _ask_in_background(kilo, fake_server, "hello there")
     try:
-        deadline = time.monotonic() + 60
-        while not fake_server.requests:
-            assert time.monotonic() < deadline and asking.poll() is None
-            time.sleep(0.02)
+        _wait_until_sent(fake_server, asking)
         with Store(kilo.home / "data" / "kilocli.db") as store:
             other = store.new_session("ask", "balanced", "elsewhere")
             turn = store.start_turn(other, "elsewhere")

@@ -55,44 +55,6 @@ OLD_SCHEMA = (
 )
 
 
-OLD_SCHEMA = (
-    """CREATE TABLE sessions (
-        id TEXT PRIMARY KEY, kind TEXT NOT NULL, tier TEXT NOT NULL, title TEXT,
-        created_at TEXT NOT NULL, updated_at TEXT NOT NULL
-    )""",
-    "CREATE INDEX sessions_by_update ON sessions (updated_at)",
-    """CREATE TABLE turns (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
-        seq INTEGER NOT NULL, prompt TEXT NOT NULL, files TEXT NOT NULL DEFAULT '[]',
-        answer TEXT NOT NULL DEFAULT '',
-        status TEXT NOT NULL DEFAULT 'streaming' CHECK (status IN
-            ('streaming', 'ok', 'incomplete', 'error', 'interrupted')),
-        tier TEXT, model TEXT, provider TEXT, task TEXT, difficulty TEXT,
-        input_tokens INTEGER, output_tokens INTEGER, cached_input_tokens INTEGER,
-        estimated_cost_usd REAL, cost_usd REAL, frontier_cost_usd REAL, latency_ms INTEGER,
-        error TEXT, created_at TEXT NOT NULL, finished_at TEXT, UNIQUE (session_id, seq)
-    )""",
-    "CREATE INDEX turns_by_time ON turns (created_at)",
-    """CREATE TABLE decisions (
-        turn_id INTEGER PRIMARY KEY REFERENCES turns (id) ON DELETE CASCADE,
-        tier TEXT, task TEXT, difficulty TEXT, model TEXT, provider TEXT,
-        estimated_cost_usd REAL, frontier_model TEXT, frontier_cost_usd REAL,
-        fallback_used INTEGER, sticky INTEGER, margin REAL, reason TEXT, data TEXT NOT NULL
-    )""",
-    """CREATE TABLE usage (
-        turn_id INTEGER PRIMARY KEY REFERENCES turns (id) ON DELETE CASCADE,
-        model TEXT, provider TEXT, input_tokens INTEGER, output_tokens INTEGER,
-        cached_input_tokens INTEGER, cost_usd REAL, data TEXT NOT NULL
-    )""",
-    "CREATE TABLE schema_migrations ("
-    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
-    "INSERT INTO schema_migrations VALUES (1, 'sessions, turns, decisions, usage', "
-    "'2026-11-20T10:00:00.000+00:00')",
-    "PRAGMA user_version = 1",
-)
-
-
 def _old_database(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path)
