@@ -106,7 +106,10 @@ def test_session_ids_complete_from_the_store():
     assert proc.returncode == 0, proc.stderr
     assert set(proc.stdout.split()) == {"last", first, second}
     _nothing_heavy(proc)
-    assert _bash(f"kilo ask --session {second[:8]}").stdout.split() == [second]
+    # ids begin with their time: two made a moment apart can share 8 characters, so the prefix
+    # typed is one character past what they share
+    shared = next(i for i, (a, b) in enumerate(zip(first, second, strict=True)) if a != b)
+    assert _bash(f"kilo ask --session {second[: shared + 1]}").stdout.split() == [second]
     # zsh shows each id with its title, made safe for the terminal
     zsh = _kilo(
         env={"_KILO_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "kilo chat --resume "}
