@@ -257,6 +257,21 @@ class Classifier:
             weight *= CONTEXT_DECAY
         return normalise(total)
 
+    def _centroid_task_probs(self, vectors: np.ndarray) -> np.ndarray:
+        task_p = _softmax(self._task.scores(vectors), TASK_TEMPERATURE) * _PRIOR
+        return task_p / task_p.sum(axis=-1, keepdims=True)
+
+    def task_heads(
+        self, vectors: np.ndarray, texts: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The two task heads of turns before they are blended: the centroid head's probabilities
+        (the task prior applied) and the lexical head's log-probabilities, rows in TASKS order.
+        bench/route_ceiling.py measures each alone."""
+        m = self.model
+        words = [lexical.lexical_text(t) for t in texts]
+        lex = lexical.log_probs(self._vocabulary, m.lex_task_coef, m.lex_task_intercept, words)
+        return self._centroid_task_probs(vectors), lex
+
     def _difficulty_probs(self, vectors: np.ndarray) -> np.ndarray:
         return lean_easy(_softmax(self._diff.scores(vectors), DIFFICULTY_TEMPERATURE))
 
@@ -269,16 +284,14 @@ class Classifier:
     ) -> list[Classification]:
         """``texts``: the turns themselves ("" when unknown); ``floors``: per turn, the easiest
         difficulty index it may get (default 0)."""
-        task_p = _softmax(self._task.scores(vectors), TASK_TEMPERATURE) * _PRIOR
-        task_p /= task_p.sum(axis=-1, keepdims=True)
         diff_p = self._difficulty_probs(vectors)
         if LEXICAL_WEIGHT:
+            task_p, lex = self.task_heads(vectors, texts)
             # the words weigh less as the session decides more; an unknown text has none
             share = np.where([bool(t) for t in texts], 1.0 - np.asarray(context_weights), 0.0)
-            m = self.model
-            words = [lexical.lexical_text(t) for t in texts]
-            lex = lexical.log_probs(self._vocabulary, m.lex_task_coef, m.lex_task_intercept, words)
             task_p = _blend(task_p, lex, LEXICAL_WEIGHT * share)
+        else:
+            task_p = self._centroid_task_probs(vectors)
         if floors is None:
             floors = np.zeros(len(vectors), dtype=int)
         out = []

@@ -105,7 +105,12 @@ def fit(
     model = LogisticRegression(C=C, max_iter=3000).fit(matrix, np.asarray(labels))
     coef = np.zeros((matrix.shape[1], n_classes), dtype=np.float32)
     intercept = np.full(n_classes, -1e3, dtype=np.float32)  # a class without examples never wins
-    coef[:, model.classes_] = model.coef_.T
-    intercept[model.classes_] = model.intercept_
+    if len(model.classes_) == 2:  # one row of weights, for the second class against the first
+        coef[:, model.classes_[1]] = model.coef_[0]
+        intercept[model.classes_] = (0.0, model.intercept_[0])
+        coef[:, model.classes_[0]] = 0.0
+    else:
+        coef[:, model.classes_] = model.coef_.T
+        intercept[model.classes_] = model.intercept_
     index = {term: int(j) for term, j in vectorizer.vocabulary_.items()}
     return Vocabulary(index, np.asarray(vectorizer.idf_, dtype=np.float64)), coef, intercept

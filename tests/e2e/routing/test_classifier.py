@@ -266,6 +266,20 @@ def test_probabilities_sum_to_one_and_margins_are_top_two_gaps(shipped: Classifi
     _check_distribution(shipped.classify(["write tests for it", "ok"]))
 
 
+def test_the_task_heads_blended_are_the_decision(shipped: Classifier):
+    # bench/route_ceiling.py measures each head alone: they must be the two the decision blends
+    from kilocli.routing.classifier.params import LEXICAL_WEIGHT
+
+    prompts = ["rename cnt to count", "what are the tradeoffs of sqlite vs postgres here?"]
+    centroid, lexical_log = shipped.task_heads(shipped.embed(prompts), prompts)
+    blended = centroid ** (1 - LEXICAL_WEIGHT) * np.exp(lexical_log) ** LEXICAL_WEIGHT
+    blended /= blended.sum(axis=1, keepdims=True)
+    for row, prompt in zip(blended, prompts, strict=True):
+        decided = shipped.classify([prompt]).task_probs
+        np.testing.assert_allclose(row, [decided[t] for t in TASKS], rtol=1e-5)
+    assert not np.allclose(centroid, blended)  # the words do move it
+
+
 def test_classify_many_agrees_with_one_turn_classify(shipped: Classifier):
     prompts = ["why does my docker build fail at npm ci", "write a README for this cli"]
     for prompt, batch in zip(prompts, shipped.classify_many(prompts), strict=True):

@@ -50,6 +50,25 @@ def test_scores_match_scikit_learn_on_the_same_fit():
     assert ours[0].argmax() == 0 and ours[1].argmax() == 1 and ours[2].argmax() == 2
 
 
+def test_two_classes_score_as_scikit_learn_does():
+    # scikit-learn keeps one row of weights for a two-class fit: both classes must not get it
+    texts, labels = TEXTS[:4], [0, 0, 2, 2]
+    vocabulary, coef, intercept = lexical.fit(texts, labels, 3)
+    vectorizer = TfidfVectorizer(
+        token_pattern=r"\b\w+\b", ngram_range=(1, 2), min_df=lexical.MIN_DF, sublinear_tf=True
+    )
+    model = LogisticRegression(C=lexical.C, max_iter=3000).fit(
+        vectorizer.fit_transform(texts), labels
+    )
+    probes = ["write a function", "why does it hang", ""]
+    ours = np.exp(lexical.log_probs(vocabulary, coef, intercept, probes))
+    np.testing.assert_allclose(
+        ours[:, [0, 2]], model.predict_proba(vectorizer.transform(probes)), atol=1e-6
+    )
+    assert ours[:, 1].max() < 1e-12
+    assert ours[0].argmax() == 0 and ours[1].argmax() == 2
+
+
 def test_a_class_without_examples_is_never_chosen():
     vocabulary, coef, intercept = lexical.fit(TEXTS, LABELS, 4)
     probs = np.exp(lexical.log_probs(vocabulary, coef, intercept, ["anything at all", "review"]))
