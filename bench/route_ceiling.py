@@ -23,7 +23,6 @@ is printed.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import random
 import sys
 import time
@@ -39,6 +38,7 @@ for _path in (REPO, REPO / "bench"):
         sys.path.insert(0, str(_path))
 
 from bench_io import print_report  # noqa: E402
+from calibrate_easy_bias import FOLDS, fold_of  # noqa: E402  (the same folds by id hash)
 from route_quality import REAL_PROMPTS, DevItem, load_dev_set  # noqa: E402
 
 from kilocli.errors import KiloError, UsageError  # noqa: E402
@@ -47,7 +47,6 @@ from kilocli.routing.taxonomy import DIFFICULTIES, TASKS  # noqa: E402
 if TYPE_CHECKING:
     from kilocli.routing.classifier import Classifier, Example
 
-FOLDS = 5
 SHARES = (0.0, 0.25, 0.5, 1.0)
 DRAWS = 3
 TRAINING_SHARES = (0.25, 0.5, 1.0)  # in-domain: smaller training folds too, to see the slope
@@ -55,11 +54,6 @@ LOGISTIC_C = 1.0  # in-domain logistic regressions: 0.3-10 measured within 3 poi
 
 # (training features, training labels, test features) -> predicted labels
 FitPredict = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-
-
-def fold_of(item_id: str) -> int:
-    """The split of the calibrations in kilocli/routing/classifier/params.py (sha1 of the id)."""
-    return int(hashlib.sha1(item_id.encode()).hexdigest(), 16) % FOLDS
 
 
 def top_k_accuracy(probs: np.ndarray, truths: Sequence[Sequence[int]], k: int) -> float:
