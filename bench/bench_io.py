@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from kilocli.errors import UsageError
+from kilocli.errors import KiloError, UsageError
 
 
 def jsonl_lines(path: Path, flag: str = "") -> Iterator[tuple[int, str]]:
@@ -39,3 +39,14 @@ def print_report(text: str) -> None:
         print(text)
     except BrokenPipeError:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silences the flush at exit
+
+
+def report_or_error(script: str, make_report: Callable[[], str]) -> int:
+    """Print what ``make_report`` returns (exit status 0), or its KiloError as one line on stderr
+    named by ``script`` (exit status 2)."""
+    try:
+        print_report(make_report())
+    except KiloError as exc:
+        print(f"{script}: {exc.message}", file=sys.stderr)
+        return 2
+    return 0

@@ -30,10 +30,10 @@ for _path in (REPO, REPO / "bench"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from bench_io import print_report  # noqa: E402
+from bench_io import report_or_error  # noqa: E402
 from route_quality import REAL_PROMPTS, load_dev_set  # noqa: E402
 
-from kilocli.errors import KiloError, UsageError  # noqa: E402
+from kilocli.errors import UsageError  # noqa: E402
 from kilocli.routing.classifier.classify import harder_on_ties, lean_easy  # noqa: E402
 from kilocli.routing.classifier.params import EASY_BIAS  # noqa: E402
 from kilocli.routing.taxonomy import DIFFICULTIES  # noqa: E402
@@ -147,14 +147,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, default=REAL_PROMPTS, help="a real-prompt JSONL file")
     parser.add_argument("--max-under", type=float, default=0.06, metavar="RATE")
     args = parser.parse_args(argv)
-    try:
+
+    def make_report() -> str:
         if not 0 <= args.max_under <= 1:
             raise UsageError(f"--max-under {args.max_under}: must be between 0 and 1")
-        print_report(report(load_scored(args.file), BIASES, args.max_under))
-    except KiloError as exc:
-        print(f"calibrate_easy_bias: {exc.message}", file=sys.stderr)
-        return 2
-    return 0
+        return report(load_scored(args.file), BIASES, args.max_under)
+
+    return report_or_error("calibrate_easy_bias", make_report)
 
 
 if __name__ == "__main__":

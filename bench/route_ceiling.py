@@ -37,11 +37,11 @@ for _path in (REPO, REPO / "bench"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from bench_io import print_report  # noqa: E402
+from bench_io import report_or_error  # noqa: E402
 from calibrate_easy_bias import FOLDS, fold_of  # noqa: E402  (the same folds by id hash)
 from route_quality import REAL_PROMPTS, DevItem, load_dev_set  # noqa: E402
 
-from kilocli.errors import KiloError, UsageError  # noqa: E402
+from kilocli.errors import UsageError  # noqa: E402
 from kilocli.routing.taxonomy import DIFFICULTIES, TASKS  # noqa: E402
 
 if TYPE_CHECKING:
@@ -279,14 +279,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--shares", default=",".join(str(s) for s in SHARES), metavar="LIST")
     parser.add_argument("--draws", type=int, default=DRAWS, metavar="N")
     args = parser.parse_args(argv)
-    try:
+
+    def make_report() -> str:
         if args.draws < 1:
             raise UsageError(f"--draws {args.draws}: must be at least 1")
-        print_report(report(args.file, _shares(args.shares), args.draws))
-    except KiloError as exc:
-        print(f"route_ceiling: {exc.message}", file=sys.stderr)
-        return 2
-    return 0
+        return report(args.file, _shares(args.shares), args.draws)
+
+    return report_or_error("route_ceiling", make_report)
 
 
 if __name__ == "__main__":
