@@ -147,10 +147,12 @@ def _diff_truths(items: Sequence[DevItem]) -> list[tuple[int, ...]]:
     return [tuple(DIFFICULTIES.index(d) for d in i.difficulties) for i in items]
 
 
-def ranks_and_heads(clf: Classifier, items: Sequence[DevItem], vectors: np.ndarray) -> list[str]:
+def ranks_and_heads(
+    clf: Classifier, items: Sequence[DevItem], vectors: np.ndarray, blended: np.ndarray
+) -> list[str]:
+    """``blended``: the router's task probabilities of the items (rows in TASKS order)."""
     truths = _task_truths(items)
     texts = [i.prompt for i in items]
-    blended = np.array([[c.task_probs[t] for t in TASKS] for c in _classify(clf, items, vectors)])
     centroid, lexical_log = clf.task_heads(vectors, texts)
     c_pred, l_pred = centroid.argmax(axis=1), lexical_log.argmax(axis=1)
     lines = ["ranks: right bucket among the classifier's first 1 / 2 / 3"]
@@ -172,11 +174,10 @@ def _classify(clf: Classifier, items: Sequence[DevItem], vectors: np.ndarray) ->
     return [clf.classify_vectors(v, text=i.prompt) for v, i in zip(vectors, items, strict=True)]
 
 
-def in_domain(clf: Classifier, items: Sequence[DevItem], vectors: np.ndarray) -> list[str]:
+def in_domain(items: Sequence[DevItem], vectors: np.ndarray, blended: np.ndarray) -> list[str]:
     truths = _task_truths(items)
     labels = np.array([t[0] for t in truths])  # the first annotator's label is the one trained on
     folds = np.array([fold_of(i.id) for i in items])
-    blended = np.array([[c.task_probs[t] for t in TASKS] for c in _classify(clf, items, vectors)])
     rows = np.arange(len(items))[:, None]
     learn = round(len(items) * (FOLDS - 1) / FOLDS)  # prompts each fold's model learns from
     lines = [f"in-domain: trained on the real prompts themselves, {FOLDS} folds by id hash"]
@@ -254,8 +255,10 @@ def report(path: Path, shares: Sequence[float], draws: int) -> str:
     examples = load_examples()
     example_vectors = embed_texts(clf.encoder, [e.text for e in examples])
     lines = [f"{path.name}: {len(items)} prompts (lenient: right when either annotator agrees)"]
-    lines += ranks_and_heads(clf, items, vectors)
-    lines += in_domain(clf, items, vectors)
+    decided = _classify(clf, items, vectors)
+    blended = np.array([[c.task_probs[t] for t in TASKS] for c in decided])
+    lines += ranks_and_heads(clf, items, vectors, blended)
+    lines += in_domain(items, vectors, blended)
     lines += learning_curve(examples, example_vectors, clf, items, vectors, shares, draws)
     lines.append(
         f"({time.perf_counter() - started:.0f} s for the examples' vectors and the refits)"

@@ -107,8 +107,7 @@ def fit(
     intercept = np.full(n_classes, -1e3, dtype=np.float32)  # a class without examples never wins
     if len(model.classes_) == 2:  # one row of weights, for the second class against the first
         coef[:, model.classes_[1]] = model.coef_[0]
-        intercept[model.classes_] = (0.0, model.intercept_[0])
-        coef[:, model.classes_[0]] = 0.0
+        intercept[model.classes_] = (0.0, model.intercept_[0])  # the first's weights stay 0
     else:
         coef[:, model.classes_] = model.coef_.T
         intercept[model.classes_] = model.intercept_
